@@ -1,0 +1,56 @@
+//! The `linli` command line: argument parsing and one module per command group.
+
+mod plugin_run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "linli",
+    version,
+    about = "The linli store host: runs policy plugins for a community store"
+)]
+struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with policy plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a plugin once on a JSON input and print its answer and the fuel it used:
+    /// how a plugin author checks a policy before shipping it.
+    Run(plugin_run::RunArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    match cli.command {
+        Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default: info).
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,111 @@
+//! The inert parts of WASI that Rust's standard library imports (stdio for panic
+//! messages, environment, exit, clocks, random). They are provided empty or
+//! deterministic: no environment, no arguments, no files, no network; both clocks stand
+//! still at the request time; "random" bytes are a fixed sequence. stderr is kept (a
+//! panic message explains a trap), stdout is discarded.
+//!
+//! Which WASI interfaces a plugin may import at all is decided at load
+//! (`ALLOWED_INTERFACES`); the linker holds all of WASI p2 only so that the check, not
+//! a link failure, is what names the refused import.
+
+use super::CallState;
+use std::time::Duration;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{
+    Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView,
+    WasiView,
+};
+
+/// WASI interfaces (without version) a plugin may import. Everything else — the
+/// filesystem, sockets, HTTP — is refused at load.
+pub const ALLOWED_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// How much of a plugin's stderr is kept: enough for a panic message and its location.
+const STDERR_BYTES: usize = 4096;
+
+pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)
+}
+
+pub struct CallWasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    stderr: MemoryOutputPipe,
+}
+
+impl CallWasi {
+    pub fn new(now_ms: i64) -> CallWasi {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let now = Duration::from_millis(now_ms.max(0) as u64);
+        let ctx = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .wall_clock(FrozenClock(now))
+            .monotonic_clock(FrozenClock(now))
+            .secure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
+            .insecure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
+            .insecure_random_seed(0x6c696e6c69)
+            .build();
+        CallWasi {
+            ctx,
+            table: ResourceTable::new(),
+            stderr,
+        }
+    }
+
+    /// What the plugin wrote to stderr, lossily decoded.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi.ctx,
+            table: &mut self.wasi.table,
+        }
+    }
+}
+
+/// A clock that reads the request time, whenever it is read.
+struct FrozenClock(Duration);
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+
+    fn now(&self) -> u64 {
+        self.0.as_nanos() as u64
+    }
+}

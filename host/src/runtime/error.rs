@@ -1,0 +1,103 @@
+//! What can go wrong loading or calling a plugin. Every error names the plugin (or the
+//! file) and says what to do; none of them takes the host down.
+
+use super::world::World;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin {path}: cannot read the file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "plugin {path}: not a WebAssembly file (no `\\0asm` header); pass the .wasm the plugin build produced"
+    )]
+    NotWasm { path: PathBuf },
+    #[error(
+        "plugin {path}: a core WebAssembly module, not a component; build the plugin for wasm32-wasip2 (rustc emits a component) or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule { path: PathBuf },
+    #[error("plugin {path}: not a valid component: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error(
+        "plugin {path}: exports no linli policy (expected one of the worlds {expected} of linli:policy@0.1)"
+    )]
+    NoWorld { path: PathBuf, expected: String },
+    #[error(
+        "plugin {path}: exports several policies ({found}); a plugin implements exactly one world"
+    )]
+    SeveralWorlds { path: PathBuf, found: String },
+    #[error("plugin {path}: is a `{found}` plugin, not `{expected}`")]
+    WrongWorld {
+        path: PathBuf,
+        expected: World,
+        found: World,
+    },
+    #[error("plugin {path}: {what}")]
+    Contract { path: PathBuf, what: String },
+    #[error("plugin {path}: imports `{import}`, which a linli plugin may not use ({why})")]
+    ForbiddenImport {
+        path: PathBuf,
+        import: String,
+        why: &'static str,
+    },
+}
+
+/// Why a call did not produce an answer. The plugin's own refusals
+/// (`policy-error`) are not errors of the call: they are its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(
+        "plugin {plugin}: ran out of fuel after {budget} instructions (an endless loop, or raise `fuel` in the install's limits)"
+    )]
+    OutOfFuel { plugin: String, budget: u64 },
+    #[error("plugin {plugin}: missed its {deadline_ms} ms deadline and was stopped")]
+    Deadline { plugin: String, deadline_ms: u64 },
+    #[error(
+        "plugin {plugin}: tried to grow its memory to {requested} bytes, over its {cap} byte cap"
+    )]
+    MemoryLimit {
+        plugin: String,
+        requested: usize,
+        cap: usize,
+    },
+    #[error("plugin {plugin}: overflowed its stack (runaway recursion)")]
+    StackOverflow { plugin: String },
+    #[error("plugin {plugin}: trapped: {trap}{said}", said = said(.stderr))]
+    Trap {
+        plugin: String,
+        trap: String,
+        stderr: String,
+    },
+    #[error("plugin {plugin}: bad output from `{function}`: {what}")]
+    BadOutput {
+        plugin: String,
+        function: &'static str,
+        what: String,
+    },
+    #[error("plugin {plugin}: {input} byte input is over the {cap} byte cap")]
+    InputTooLarge {
+        plugin: String,
+        input: usize,
+        cap: usize,
+    },
+    #[error("plugin {plugin}: is a `{world}` plugin and has no function `{function}`")]
+    WrongCall {
+        plugin: String,
+        world: World,
+        function: &'static str,
+    },
+    #[error("plugin {plugin}: could not start an instance: {reason}")]
+    Instantiate { plugin: String, reason: String },
+}
+
+fn said(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(" — the plugin wrote: {stderr}")
+    }
+}

@@ -1,0 +1,485 @@
+//! The plugin runtime: one wasmtime engine per process; a plugin is compiled (or read
+//! from the on-disk cache), checked against its world and the capabilities it imports,
+//! and pre-instantiated once; every call then runs in a fresh instance with its own
+//! fuel budget, memory cap and deadline, so no call can see another's state and a
+//! runaway call costs only itself.
+//!
+//! Read top-down: [`Runtime::new`] configures the engine, [`Runtime::load`] turns a
+//! `.wasm` file into a [`Plugin`], [`Plugin::call`] runs one call.
+
+pub mod bindings;
+pub mod capabilities;
+mod contract;
+mod error;
+mod limits;
+mod world;
+
+pub use capabilities::log::LogLine;
+pub use error::{CallError, LoadError};
+pub use limits::Limits;
+pub use world::*;
+
+use bindings::types::PolicyError;
+use capabilities::CallState;
+use limits::MemoryCapExceeded;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+/// How often the engine's epoch advances; deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How the runtime is set up for a process.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are kept between runs (keyed by the wasm's digest and
+    /// the engine's build), so a restart does not recompile. `None`: always compile.
+    pub cache_dir: Option<PathBuf>,
+    /// Calls that may run at the same time (the size of the instance pool).
+    pub max_concurrent_calls: u32,
+    /// The largest memory cap any install may be given; each slot of the pool is
+    /// reserved for this size.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_concurrent_calls: 128,
+            max_memory_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The engine and linker shared by every plugin of the process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> wasmtime::Result<Runtime> {
+        let mut engine_config = Config::new();
+        // Fuel makes an endless loop a typed error after a bounded number of
+        // instructions, and tells plugin authors what a call costs.
+        engine_config.consume_fuel(true);
+        // Epochs stop a call that is slow without burning fuel (say, stuck in a host
+        // call) at its wall-clock deadline.
+        engine_config.epoch_interruption(true);
+        // Deep recursion traps as a stack overflow well before the host's own stack.
+        engine_config.max_wasm_stack(512 << 10);
+        // A pool of pre-reserved instance slots with copy-on-write memory images makes
+        // a fresh instance per call cost microseconds.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(config.max_concurrent_calls);
+        pool.total_core_instances(config.max_concurrent_calls * 4);
+        pool.total_memories(config.max_concurrent_calls * 2);
+        pool.total_tables(config.max_concurrent_calls * 4);
+        pool.max_memory_size(config.max_memory_bytes);
+        engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        engine_config.memory_init_cow(true);
+        let engine = Engine::new(&engine_config)?;
+
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)?;
+
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("linli-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(wasmtime::Error::new)?;
+
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir: config.cache_dir,
+        })
+    }
+
+    /// Load a plugin from a `.wasm` file. `expect` insists on a world; otherwise the
+    /// world is read from what the component exports.
+    pub fn load(&self, path: &Path, expect: Option<World>) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        self.load_bytes(&name, path, &bytes, expect)
+    }
+
+    /// Load a plugin from its bytes; `name` tags its logs and errors, `path` is where
+    /// it came from, for messages.
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        expect: Option<World>,
+    ) -> Result<Plugin, LoadError> {
+        let component = self.compile(path, bytes)?;
+        let world = contract::check(&self.engine, &component, path, expect)?;
+        let instance_pre =
+            self.linker
+                .instantiate_pre(&component)
+                .map_err(|err| LoadError::Contract {
+                    path: path.to_owned(),
+                    what: format!("does not fit the host's linli:policy imports: {err:#}"),
+                })?;
+        let pre = WorldPre::new(world, instance_pre).map_err(|err| LoadError::Contract {
+            path: path.to_owned(),
+            what: format!("its `{world}` exports do not match linli:policy@0.1: {err:#}"),
+        })?;
+        Ok(Plugin {
+            name: Arc::from(name),
+            world,
+            digest: hex::encode(Sha256::digest(bytes)),
+            engine: self.engine.clone(),
+            pre,
+        })
+    }
+
+    /// Compile a component, or read it back from the cache.
+    fn compile(&self, path: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
+        if !bytes.starts_with(b"\0asm") || bytes.len() < 8 {
+            return Err(LoadError::NotWasm {
+                path: path.to_owned(),
+            });
+        }
+        // Bytes 4..8: version 1 is a core module; components use a layer of 1.
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err(LoadError::CoreModule {
+                path: path.to_owned(),
+            });
+        }
+        let invalid = |err: wasmtime::Error| LoadError::Invalid {
+            path: path.to_owned(),
+            reason: format!("{err:#}"),
+        };
+        let Some(cache_dir) = &self.cache_dir else {
+            return Component::new(&self.engine, bytes).map_err(invalid);
+        };
+        let cached = cache_dir.join(self.cache_key(bytes));
+        if cached.exists() {
+            // SAFETY: the cache directory is the host's own; files in it were written
+            // by `Component::serialize` of this same engine build (the key includes
+            // the engine's compatibility hash). A damaged file fails to deserialize
+            // and is recompiled below.
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(component) => return Ok(component),
+                Err(err) => tracing::warn!(
+                    file = %cached.display(),
+                    "compiled-component cache entry unreadable, recompiling: {err:#}"
+                ),
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
+        if let Err(err) = write_cache_entry(&component, &cached) {
+            tracing::warn!(file = %cached.display(), "could not cache compiled component: {err:#}");
+        }
+        Ok(component)
+    }
+
+    /// The cache file name: the wasm's digest and the engine's compatibility hash, so
+    /// another wasmtime build or configuration never reads this one's artifacts.
+    fn cache_key(&self, bytes: &[u8]) -> String {
+        let mut engine_hash = DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(Sha256::digest(bytes)),
+            engine_hash.finish()
+        )
+    }
+}
+
+fn write_cache_entry(component: &Component, cached: &Path) -> wasmtime::Result<()> {
+    let dir = cached
+        .parent()
+        .expect("cache entries live in the cache directory");
+    std::fs::create_dir_all(dir).map_err(wasmtime::Error::new)?;
+    // Write then rename: a concurrent reader never sees half a file.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(wasmtime::Error::new)?;
+    file.write_all(&component.serialize()?)
+        .map_err(wasmtime::Error::new)?;
+    file.persist(cached).map_err(wasmtime::Error::new)?;
+    Ok(())
+}
+
+/// The pre-instantiated component, typed by its world.
+enum WorldPre {
+    Pricing(bindings::pricing::PricingPre<CallState>),
+    Presale(bindings::presale::PresalePre<CallState>),
+    ElderlyDelivery(bindings::elderly_delivery::ElderlyDeliveryPre<CallState>),
+    RecyclingPoints(bindings::recycling_points::RecyclingPointsPre<CallState>),
+    DataSharing(bindings::data_sharing::DataSharingPre<CallState>),
+}
+
+impl WorldPre {
+    fn new(world: World, pre: InstancePre<CallState>) -> wasmtime::Result<WorldPre> {
+        Ok(match world {
+            World::Pricing => WorldPre::Pricing(bindings::pricing::PricingPre::new(pre)?),
+            World::Presale => WorldPre::Presale(bindings::presale::PresalePre::new(pre)?),
+            World::ElderlyDelivery => {
+                WorldPre::ElderlyDelivery(bindings::elderly_delivery::ElderlyDeliveryPre::new(pre)?)
+            }
+            World::RecyclingPoints => {
+                WorldPre::RecyclingPoints(bindings::recycling_points::RecyclingPointsPre::new(pre)?)
+            }
+            World::DataSharing => {
+                WorldPre::DataSharing(bindings::data_sharing::DataSharingPre::new(pre)?)
+            }
+        })
+    }
+}
+
+/// What a call runs with besides its argument.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The request time every clock of the plugin reads (unix ms).
+    pub now: i64,
+    /// The install's settings.
+    pub config: Arc<BTreeMap<String, String>>,
+    pub limits: Limits,
+}
+
+/// The result of a call that ran to the end.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// The plugin's answer (checked), or its own refusal.
+    pub answer: Result<Answer, PolicyError>,
+    /// Instructions the call used (fuel).
+    pub fuel_used: u64,
+    pub logs: Vec<LogLine>,
+    /// Log messages over the per-call cap, not kept.
+    pub logs_dropped: usize,
+}
+
+/// A loaded plugin: one component, checked and pre-instantiated, ready for calls from
+/// any thread.
+pub struct Plugin {
+    name: Arc<str>,
+    world: World,
+    digest: String,
+    engine: Engine,
+    pre: WorldPre,
+}
+
+impl Plugin {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn world(&self) -> World {
+        self.world
+    }
+
+    /// sha256 of the component's bytes, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Run one call in a fresh instance.
+    pub fn call(&self, call: &Call, context: &CallContext) -> Result<CallOutcome, CallError> {
+        let limits = context.limits;
+        if call.world() != self.world {
+            return Err(CallError::WrongCall {
+                plugin: self.name.to_string(),
+                world: self.world,
+                function: call.function(),
+            });
+        }
+        let input = serialized_size(call);
+        if input > limits.max_input_bytes {
+            return Err(CallError::InputTooLarge {
+                plugin: self.name.to_string(),
+                input,
+                cap: limits.max_input_bytes,
+            });
+        }
+
+        let state = CallState::new(
+            self.name.clone(),
+            context.now,
+            context.config.clone(),
+            limits.memory_bytes,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled on the engine");
+        store.set_epoch_deadline(
+            limits
+                .deadline_ms
+                .div_ceil(EPOCH_TICK.as_millis() as u64)
+                .max(1),
+        );
+        store.epoch_deadline_trap();
+
+        let result = self.run(&mut store, call);
+        let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
+        let answer = result.map_err(|err| self.classify(err, &limits, &store))?;
+        if let Ok(answer) = &answer {
+            let bad_output = |what: String| CallError::BadOutput {
+                plugin: self.name.to_string(),
+                function: call.function(),
+                what,
+            };
+            answer.check(call).map_err(bad_output)?;
+            let output = serialized_size(answer);
+            if output > limits.max_output_bytes {
+                return Err(bad_output(format!(
+                    "{output} byte answer is over the {} byte cap",
+                    limits.max_output_bytes
+                )));
+            }
+        }
+        let log = std::mem::replace(
+            &mut store.data_mut().log,
+            capabilities::log::CallLog::new(self.name.clone()),
+        );
+        Ok(CallOutcome {
+            answer,
+            fuel_used,
+            logs: log.lines,
+            logs_dropped: log.dropped,
+        })
+    }
+
+    fn run(
+        &self,
+        store: &mut Store<CallState>,
+        call: &Call,
+    ) -> Result<Result<Answer, PolicyError>, Failure> {
+        use Failure::{Instantiate, Run};
+        Ok(match (&self.pre, call) {
+            (WorldPre::Pricing(pre), Call::Quote(request)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_pricing_policy()
+                .call_quote(store, request)
+                .map_err(Run)?
+                .map(Answer::Quote),
+            (WorldPre::Presale(pre), Call::Evaluate(campaign)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_presale_policy()
+                .call_evaluate(store, campaign)
+                .map_err(Run)?
+                .map(Answer::Evaluation),
+            (WorldPre::ElderlyDelivery(pre), Call::Plan(request)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_elderly_delivery_policy()
+                .call_plan(store, request)
+                .map_err(Run)?
+                .map(Answer::Plan),
+            (WorldPre::RecyclingPoints(pre), Call::OnReturn(event)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_recycling_points_policy()
+                .call_on_return(store, event)
+                .map_err(Run)?
+                .map(Answer::ReturnAward),
+            (WorldPre::RecyclingPoints(pre), Call::OnRedeem(request)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_recycling_points_policy()
+                .call_on_redeem(store, request)
+                .map_err(Run)?
+                .map(Answer::RedemptionGrant),
+            (WorldPre::DataSharing(pre), Call::BuildReport(request)) => pre
+                .instantiate(&mut *store)
+                .map_err(Instantiate)?
+                .linli_policy_data_sharing_policy()
+                .call_build_report(store, request)
+                .map_err(Run)?
+                .map(Answer::Report),
+            _ => unreachable!("Plugin::call checks the call's world first"),
+        })
+    }
+
+    /// Turn a failed call into the error that says what happened.
+    fn classify(&self, failure: Failure, limits: &Limits, store: &Store<CallState>) -> CallError {
+        let plugin = self.name.to_string();
+        let (err, instantiating) = match failure {
+            Failure::Instantiate(err) => (err, true),
+            Failure::Run(err) => (err, false),
+        };
+        if let Some(cap) = err.downcast_ref::<MemoryCapExceeded>() {
+            return CallError::MemoryLimit {
+                plugin,
+                requested: cap.requested,
+                cap: cap.cap,
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => CallError::OutOfFuel {
+                plugin,
+                budget: limits.fuel,
+            },
+            Some(Trap::Interrupt) => CallError::Deadline {
+                plugin,
+                deadline_ms: limits.deadline_ms,
+            },
+            Some(Trap::StackOverflow) => CallError::StackOverflow { plugin },
+            Some(trap) => CallError::Trap {
+                plugin,
+                trap: trap.to_string(),
+                stderr: store.data().wasi.stderr(),
+            },
+            // Not a trap while starting: the pool is full, or the like.
+            None if instantiating => CallError::Instantiate {
+                plugin,
+                reason: format!("{err:#}"),
+            },
+            None => CallError::Trap {
+                plugin,
+                trap: format!("{err:#}"),
+                stderr: store.data().wasi.stderr(),
+            },
+        }
+    }
+}
+
+/// Where a call failed: starting its instance, or running.
+enum Failure {
+    Instantiate(wasmtime::Error),
+    Run(wasmtime::Error),
+}
+
+/// The size of a value as JSON, counted without building the text.
+fn serialized_size(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("plugin values always serialise");
+    counter.0
+}
