@@ -1,4 +1,6 @@
 //! linli-host: the store side of linli. The plugin runtime (`runtime`) runs policy
-//! components in a sandbox; the `linli` binary wraps it in the store CLI.
+//! components in a sandbox; `reference` holds the reference plugins built with the
+//! host; the `linli` binary wraps them in the store CLI.
 
+pub mod reference;
 pub mod runtime;

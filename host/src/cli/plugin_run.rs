@@ -5,7 +5,7 @@ use clap::Args;
 use linli_host::runtime::{Call, CallContext, Limits, Runtime, RuntimeConfig, World};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -66,10 +66,12 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
                 .ok_or_else(|| format!("--world {name}: no such world (one of {})", World::names()))
         })
         .transpose()?;
-    let input = read_input(&args.input)?;
-    let (file_now, file_config, request) = split_envelope(input, &args.input)?;
+    let Envelope {
+        now: file_now,
+        mut config,
+        request,
+    } = Envelope::read(&args.input)?;
 
-    let mut config = file_config;
     for setting in &args.config {
         let (key, value) = setting
             .split_once('=')
@@ -133,7 +135,80 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn read_input(path: &PathBuf) -> Result<Value, String> {
+/// An input file: the call's argument, with the request time and settings beside it.
+struct Envelope {
+    now: Option<i64>,
+    config: BTreeMap<String, String>,
+    request: Value,
+}
+
+impl Envelope {
+    fn read(path: &Path) -> Result<Envelope, String> {
+        Envelope::split(read_json(path)?, path)
+    }
+
+    /// Split `{"now", "config", "request"}` into its parts; any other JSON is a bare
+    /// request.
+    fn split(input: Value, path: &Path) -> Result<Envelope, String> {
+        let bare = |request| Envelope {
+            now: None,
+            config: BTreeMap::new(),
+            request,
+        };
+        let Value::Object(mut fields) = input else {
+            return Ok(bare(input));
+        };
+        let Some(request) = fields.remove("request") else {
+            return Ok(bare(Value::Object(fields)));
+        };
+        let bad = |what: String| format!("input {}: {what}", path.display());
+        let now = match fields.remove("now") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) => Some(
+                number
+                    .as_i64()
+                    .ok_or_else(|| bad(format!("\"now\": {number} is not unix milliseconds")))?,
+            ),
+            Some(Value::String(text)) => Some(parse_time(&text).map_err(bad)?),
+            Some(other) => {
+                return Err(bad(format!(
+                    "\"now\": expected unix milliseconds, got {other}"
+                )));
+            }
+        };
+        let mut config = BTreeMap::new();
+        match fields.remove("config") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(settings)) => {
+                for (key, value) in settings {
+                    let text = match value {
+                        Value::String(text) => text,
+                        Value::Number(_) | Value::Bool(_) => value.to_string(),
+                        other => {
+                            return Err(bad(format!(
+                                "\"config\".{key}: settings are text, numbers or booleans, got {other}"
+                            )));
+                        }
+                    };
+                    config.insert(key, text);
+                }
+            }
+            Some(other) => return Err(bad(format!("\"config\": expected an object, got {other}"))),
+        }
+        if let Some(key) = fields.keys().next() {
+            return Err(bad(format!(
+                "unknown top-level key \"{key}\" beside \"request\" (expected \"now\" and \"config\")"
+            )));
+        }
+        Ok(Envelope {
+            now,
+            config,
+            request,
+        })
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
     let text = if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
             .map_err(|err| format!("input (stdin): cannot read: {err}"))?
@@ -143,60 +218,6 @@ fn read_input(path: &PathBuf) -> Result<Value, String> {
     };
     serde_json::from_str(&text)
         .map_err(|err| format!("input {}: not valid JSON: {err}", path.display()))
-}
-
-/// Split `{"now", "config", "request"}` into its parts; any other JSON is a bare
-/// request.
-fn split_envelope(
-    input: Value,
-    path: &PathBuf,
-) -> Result<(Option<i64>, BTreeMap<String, String>, Value), String> {
-    let Value::Object(mut fields) = input else {
-        return Ok((None, BTreeMap::new(), input));
-    };
-    let Some(request) = fields.remove("request") else {
-        return Ok((None, BTreeMap::new(), Value::Object(fields)));
-    };
-    let bad = |what: String| format!("input {}: {what}", path.display());
-    let now = match fields.remove("now") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) => Some(
-            number
-                .as_i64()
-                .ok_or_else(|| bad(format!("\"now\": {number} is not unix milliseconds")))?,
-        ),
-        Some(Value::String(text)) => Some(parse_time(&text).map_err(bad)?),
-        Some(other) => {
-            return Err(bad(format!(
-                "\"now\": expected unix milliseconds, got {other}"
-            )));
-        }
-    };
-    let mut config = BTreeMap::new();
-    match fields.remove("config") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(settings)) => {
-            for (key, value) in settings {
-                let text = match value {
-                    Value::String(text) => text,
-                    Value::Number(_) | Value::Bool(_) => value.to_string(),
-                    other => {
-                        return Err(bad(format!(
-                            "\"config\".{key}: settings are text, numbers or booleans, got {other}"
-                        )));
-                    }
-                };
-                config.insert(key, text);
-            }
-        }
-        Some(other) => return Err(bad(format!("\"config\": expected an object, got {other}"))),
-    }
-    if let Some(key) = fields.keys().next() {
-        return Err(bad(format!(
-            "unknown top-level key \"{key}\" beside \"request\" (expected \"now\" and \"config\")"
-        )));
-    }
-    Ok((now, config, request))
 }
 
 fn parse_time(text: &str) -> Result<i64, String> {

@@ -1,0 +1,95 @@
+//! Helpers shared by the end-to-end tests: the runtime with the reference plugins, the
+//! shipped examples, and the real `linli` binary.
+
+use linli_host::reference::{ReferencePlugin, reference_plugin};
+use linli_host::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+/// The workspace root.
+pub fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// One runtime for the whole test binary, caching compiled components under `target/`
+/// so that reruns do not recompile.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(target_dir().join("linli-test-cache")),
+            ..RuntimeConfig::default()
+        })
+        .expect("the runtime starts")
+    })
+}
+
+/// The built reference plugin `name` (crate name).
+pub fn reference(name: &str) -> &'static ReferencePlugin {
+    reference_plugin(name).unwrap_or_else(|| panic!("no reference plugin {name}"))
+}
+
+/// The reference plugin `name`, loaded into the shared runtime from its `.wasm` file.
+pub fn load(name: &str) -> Plugin {
+    runtime()
+        .load(Path::new(reference(name).file), None)
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// A shipped example of a plugin: the call context and the request JSON.
+pub fn example(plugin: &str, file: &str) -> (CallContext, Value) {
+    let path = workspace()
+        .join("plugins")
+        .join(plugin)
+        .join("examples")
+        .join(file);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let mut envelope: Value = serde_json::from_str(&text).unwrap();
+    let request = envelope["request"].take();
+    let mut config = BTreeMap::new();
+    if let Some(settings) = envelope["config"].as_object() {
+        for (key, value) in settings {
+            let text = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            config.insert(key.clone(), text);
+        }
+    }
+    let context = CallContext {
+        now: envelope["now"].as_i64().unwrap_or(0),
+        config: Arc::new(config),
+        ..CallContext::default()
+    };
+    (context, request)
+}
+
+/// The cargo target directory this test binary was built into.
+pub fn target_dir() -> PathBuf {
+    // The test executable is <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_owned()
+}
+
+/// The `linli` binary, built (once per test binary) with the same profile as the tests.
+pub fn linli() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(workspace())
+                .args(["build", "--quiet", "-p", "linli-host", "--bin", "linli"])
+                .arg("--target-dir")
+                .arg(target_dir())
+                .status()
+                .expect("run cargo build for the linli binary");
+            assert!(status.success(), "building the linli binary failed");
+            target_dir().join("debug").join("linli")
+        })
+        .clone()
+}
