@@ -1,8 +1,8 @@
 //! The wit-bindgen output for each world of `linli:policy`. Plugin authors never name
 //! these modules: the rest of the SDK re-exports what they need.
 //!
-//! Every world is generated here, once; the shared interfaces (`types`, `log`, `config`,
-//! `clock`) are generated with the first world and reused by the others, so a
+//! Every world is generated here, once; the shared interfaces (`types` and the host
+//! imports) are generated with the first world and reused by the others, so a
 //! `BasketLine` is one type whichever policy uses it. A plugin binary only carries the
 //! world it exports: wit-bindgen emits each world's component type from its export macro.
 
@@ -32,6 +32,9 @@ macro_rules! world_bindings {
                     "linli:policy/log@0.1.0": crate::bindings::pricing::linli::policy::log,
                     "linli:policy/config@0.1.0": crate::bindings::pricing::linli::policy::config,
                     "linli:policy/clock@0.1.0": crate::bindings::pricing::linli::policy::clock,
+                    "linli:policy/kv@0.1.0": crate::bindings::pricing::linli::policy::kv,
+                    "linli:policy/inventory-read@0.1.0": crate::bindings::pricing::linli::policy::inventory_read,
+                    "linli:policy/sales-read@0.1.0": crate::bindings::pricing::linli::policy::sales_read,
                 },
             });
         }

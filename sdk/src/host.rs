@@ -14,6 +14,10 @@ pub mod log {
         crate::testing::current(|host| host.record_log(level, message));
     }
 
+    pub fn trace(message: &str) {
+        write(Level::Trace, message)
+    }
+
     pub fn debug(message: &str) {
         write(Level::Debug, message)
     }
@@ -95,5 +99,78 @@ pub mod clock {
         return crate::bindings::pricing::linli::policy::clock::now();
         #[cfg(not(target_arch = "wasm32"))]
         return crate::testing::current(|host| host.now());
+    }
+}
+
+/// This install's own persistent state (capability `kv`, which the plugin's manifest
+/// must request and the store must grant). Writes made during a call are kept only if
+/// the call succeeds.
+pub mod kv {
+    /// The value stored under `key`.
+    pub fn get(key: &str) -> Option<Vec<u8>> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::kv::get(key);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.kv_get(key));
+    }
+
+    /// Store `value` under `key`. The error says why the store refused (key over 256
+    /// bytes, value over 64 KiB, keyspace full).
+    pub fn set(key: &str, value: &[u8]) -> Result<(), String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::kv::set(key, value);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.kv_set(key, value));
+    }
+
+    /// Remove `key`.
+    pub fn delete(key: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::bindings::pricing::linli::policy::kv::delete(key);
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::testing::current(|host| host.kv_delete(key));
+    }
+
+    /// Keys starting with `prefix`, sorted, at most `limit`.
+    pub fn keys(prefix: &str, limit: u32) -> Vec<String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::kv::keys(prefix, limit);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.kv_keys(prefix, limit));
+    }
+}
+
+/// Stock by batch (capability `inventory-read`).
+pub mod inventory {
+    pub use crate::bindings::pricing::linli::policy::inventory_read::{BatchStock, SkuStock};
+
+    /// The stock of `sku` now; `None` when the store does not carry it.
+    pub fn stock(sku: &str) -> Option<SkuStock> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::inventory_read::stock(sku);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.stock(sku));
+    }
+}
+
+/// Daily sales aggregates (capability `sales-read`): never single sales or customers.
+pub mod sales {
+    pub use crate::bindings::pricing::linli::policy::sales_read::DailySales;
+
+    /// Sales of `sku` per day over the last `days` days (up to the request's day),
+    /// oldest first, days without sales included as zeros.
+    pub fn sku_daily(sku: &str, days: u32) -> Vec<DailySales> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::sales_read::sku_daily(sku, days);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.sales("sku", sku, days));
+    }
+
+    /// The same for a whole category.
+    pub fn category_daily(category: &str, days: u32) -> Vec<DailySales> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::pricing::linli::policy::sales_read::category_daily(category, days);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::testing::current(|host| host.sales("category", category, days));
     }
 }

@@ -11,12 +11,13 @@
 //! [`export_elderly_delivery!`], [`export_recycling_points!`], [`export_data_sharing!`]).
 //!
 //! Inside a call, a plugin may read its install's settings ([`config`]), the request
-//! time ([`clock`]) and write to the store's log ([`log`]). Nothing else: no files, no
-//! network, no wall clock. The same request with the same settings at the same time
-//! always gets the same answer.
+//! time ([`clock`]) and write to the store's log ([`log`]); with the capability granted,
+//! keep state ([`kv`]), read stock ([`inventory`]) and daily sales ([`sales`]). Nothing
+//! else: no files, no network, no wall clock. The same request with the same settings
+//! and store state at the same time always gets the same answer.
 //!
-//! Off wasm (in `cargo test`), those three come from a [`testing::TestHost`], so the
-//! very same trait implementation can be unit-tested natively.
+//! Off wasm (in `cargo test`), all of these are answered by a [`testing::TestHost`], so
+//! the very same trait implementation can be unit-tested natively.
 
 #[doc(hidden)]
 pub mod bindings;
@@ -24,7 +25,7 @@ mod host;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
-pub use host::{clock, config, log};
+pub use host::{clock, config, inventory, kv, log, sales};
 
 mod export;
 

@@ -2,7 +2,7 @@
 //! shipped examples, and the real `linli` binary.
 
 use linli_host::reference::{ReferencePlugin, reference_plugin};
-use linli_host::runtime::{CallContext, Plugin, Runtime, RuntimeConfig};
+use linli_host::runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ pub fn reference(name: &str) -> &'static ReferencePlugin {
 /// The reference plugin `name`, loaded into the shared runtime from its `.wasm` file.
 pub fn load(name: &str) -> Plugin {
     runtime()
-        .load(Path::new(reference(name).file), None)
+        .load(Path::new(reference(name).file), None, &Grants::none())
         .unwrap_or_else(|err| panic!("{err}"))
 }
 

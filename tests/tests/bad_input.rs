@@ -1,7 +1,7 @@
 //! Bad input to the runtime and to `linli plugin run`: each is a clear error naming the
 //! file and what is wrong, never a panic.
 
-use linli_host::runtime::{Call, LoadError, World};
+use linli_host::runtime::{Call, Grants, LoadError, World};
 use linli_tests::{linli, reference, runtime};
 use serde_json::json;
 use std::path::Path;
@@ -17,7 +17,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 }
 
 fn load_error(path: &Path, world: Option<World>) -> LoadError {
-    match runtime().load(path, world) {
+    match runtime().load(path, world, &Grants::none()) {
         Ok(plugin) => panic!("{} loaded as {}", path.display(), plugin.world()),
         Err(err) => err,
     }

@@ -3,6 +3,7 @@
 mod plugin_run;
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -35,18 +36,23 @@ enum PluginCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_json);
     match cli.command {
-        Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+        Command::Plugin(PluginCommand::Run(args)) => {
+            // The plugin's own log lines come back in the printed JSON; stderr keeps
+            // only what went wrong.
+            init_logging(cli.log_json, "warn");
+            plugin_run::run(args)
+        }
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` filters them (default: info).
-fn init_logging(json: bool) {
+/// Logs go to stderr; `RUST_LOG` filters them (default: `default_level`).
+fn init_logging(json: bool, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -2,7 +2,12 @@
 //! answer and the fuel used.
 
 use clap::Args;
-use linli_host::runtime::{Call, CallContext, Limits, Runtime, RuntimeConfig, World};
+use linli_host::runtime::capabilities::inventory::{FixedInventory, SkuStock};
+use linli_host::runtime::capabilities::kv::MemoryKv;
+use linli_host::runtime::capabilities::sales::{DailySales, FixedSales, SalesScope};
+use linli_host::runtime::{
+    Call, CallContext, Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World,
+};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,13 +20,19 @@ pub struct RunArgs {
     file: PathBuf,
     /// The input: the call's argument as JSON, either bare or as
     /// {"now": <unix ms>, "config": {...}, "request": <argument>} (the format of the
-    /// examples shipped with each plugin). `-` reads standard input.
+    /// examples shipped with each plugin), optionally with the store state the granted
+    /// capabilities read: "kv": {key: text}, "stock": [...], "sales": {"sku": {...},
+    /// "category": {...}}. `-` reads standard input.
     #[arg(long, short)]
     input: PathBuf,
     /// A setting of the install, `key=value`; repeat for more. Overrides the input's
     /// "config".
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
     config: Vec<String>,
+    /// Grant a capability (kv, inventory-read, sales-read); repeat for more. A plugin
+    /// importing a capability it was not granted is refused.
+    #[arg(long = "grant", value_name = "CAPABILITY")]
+    grants: Vec<String>,
     /// Insist on the plugin's world (pricing, presale, elderly-delivery,
     /// recycling-points, data-sharing); by default it is read from the component.
     #[arg(long)]
@@ -66,9 +77,11 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
                 .ok_or_else(|| format!("--world {name}: no such world (one of {})", World::names()))
         })
         .transpose()?;
+    let grants = Grants::parse(&args.grants).map_err(|err| format!("--grant: {err}"))?;
     let Envelope {
         now: file_now,
         mut config,
+        state,
         request,
     } = Envelope::read(&args.input)?;
 
@@ -87,7 +100,7 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     let runtime = Runtime::new(RuntimeConfig::default())
         .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
     let plugin = runtime
-        .load(&args.file, world)
+        .load(&args.file, world, &grants)
         .map_err(|err| err.to_string())?;
     let call = Call::from_json(plugin.world(), args.call.as_deref(), request).map_err(|err| {
         format!(
@@ -105,6 +118,11 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
             deadline_ms: args.deadline_ms,
             ..Limits::default()
         },
+        store: StoreAccess {
+            kv: Some(state.kv.clone()),
+            inventory: Some(Arc::new(state.inventory)),
+            sales: Some(Arc::new(state.sales)),
+        },
     };
     let outcome = plugin
         .call(&call, &context)
@@ -120,6 +138,14 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
         Err(refusal) => report.insert("err".into(), json!(refusal)),
     };
     report.insert("fuel".into(), json!(outcome.fuel_used));
+    if grants.names().any(|name| name == "kv") {
+        let entries = state.kv.entries();
+        let kv: Map<String, Value> = entries
+            .into_iter()
+            .map(|(key, value)| (key, json!(String::from_utf8_lossy(&value))))
+            .collect();
+        report.insert("kv".into(), Value::Object(kv));
+    }
     if !outcome.logs.is_empty() {
         report.insert("logs".into(), json!(outcome.logs));
     }
@@ -135,11 +161,62 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// An input file: the call's argument, with the request time and settings beside it.
+/// An input file: the call's argument, with the request time, settings and store state
+/// beside it.
 struct Envelope {
     now: Option<i64>,
     config: BTreeMap<String, String>,
+    state: StoreState,
     request: Value,
+}
+
+/// The store state an example brings for the granted capabilities to read.
+#[derive(Default)]
+struct StoreState {
+    kv: Arc<MemoryKv>,
+    inventory: FixedInventory,
+    sales: FixedSales,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SalesFile {
+    #[serde(default)]
+    sku: BTreeMap<String, Vec<DailySales>>,
+    #[serde(default)]
+    category: BTreeMap<String, Vec<DailySales>>,
+}
+
+impl StoreState {
+    /// Read "kv", "stock" and "sales" out of an input file's top level.
+    fn take(fields: &mut Map<String, Value>) -> Result<StoreState, String> {
+        let mut state = StoreState::default();
+        if let Some(kv) = fields.remove("kv") {
+            let kv: BTreeMap<String, String> = serde_json::from_value(kv)
+                .map_err(|err| format!("\"kv\": expected an object of text values: {err}"))?;
+            let entries = kv.into_iter().map(|(key, value)| (key, value.into_bytes()));
+            state.kv = Arc::new(MemoryKv::new(entries.collect()));
+        }
+        if let Some(stock) = fields.remove("stock") {
+            let stock: Vec<SkuStock> = serde_json::from_value(stock)
+                .map_err(|err| format!("\"stock\": expected a list of SKU stocks: {err}"))?;
+            let by_sku = stock.into_iter().map(|stock| (stock.sku.clone(), stock));
+            state.inventory = FixedInventory(by_sku.collect());
+        }
+        if let Some(sales) = fields.remove("sales") {
+            let sales: SalesFile = serde_json::from_value(sales).map_err(|err| {
+                format!("\"sales\": expected {{\"sku\": {{..}}, \"category\": {{..}}}}: {err}")
+            })?;
+            let skus = sales
+                .sku
+                .into_iter()
+                .map(|(name, days)| ((SalesScope::Sku, name), days));
+            let categories = (sales.category.into_iter())
+                .map(|(name, days)| ((SalesScope::Category, name), days));
+            state.sales = FixedSales(skus.chain(categories).collect());
+        }
+        Ok(state)
+    }
 }
 
 impl Envelope {
@@ -153,6 +230,7 @@ impl Envelope {
         let bare = |request| Envelope {
             now: None,
             config: BTreeMap::new(),
+            state: StoreState::default(),
             request,
         };
         let Value::Object(mut fields) = input else {
@@ -195,14 +273,16 @@ impl Envelope {
             }
             Some(other) => return Err(bad(format!("\"config\": expected an object, got {other}"))),
         }
+        let state = StoreState::take(&mut fields).map_err(bad)?;
         if let Some(key) = fields.keys().next() {
             return Err(bad(format!(
-                "unknown top-level key \"{key}\" beside \"request\" (expected \"now\" and \"config\")"
+                "unknown top-level key \"{key}\" beside \"request\" (expected now, config, kv, stock, sales)"
             )));
         }
         Ok(Envelope {
             now,
             config,
+            state,
             request,
         })
     }

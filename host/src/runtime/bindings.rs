@@ -1,6 +1,6 @@
 //! Host-side bindings of the `linli:policy` worlds, generated from `wit/`.
 //!
-//! The shared interfaces (`types`, `log`, `config`, `clock`) are generated once, with
+//! The shared interfaces (`types` and the host imports) are generated once, with
 //! the pricing world, and every other world reuses them, so a `BasketLine` is one Rust
 //! type in the whole host. Every generated type is serde-serialisable: that is the JSON
 //! shape of `linli plugin run` inputs and outputs (snake_case fields, variant names as
@@ -11,6 +11,13 @@ pub mod pricing {
         path: "../wit",
         world: "pricing",
         additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        // Store reads can fail on the host side (a locked database); that traps the
+        // call rather than inventing an answer.
+        imports: {
+            "linli:policy/kv": trappable,
+            "linli:policy/inventory-read": trappable,
+            "linli:policy/sales-read": trappable,
+        },
     });
 }
 
@@ -26,6 +33,9 @@ macro_rules! world_bindings {
                     "linli:policy/log": crate::runtime::bindings::pricing::linli::policy::log,
                     "linli:policy/config": crate::runtime::bindings::pricing::linli::policy::config,
                     "linli:policy/clock": crate::runtime::bindings::pricing::linli::policy::clock,
+                    "linli:policy/kv": crate::runtime::bindings::pricing::linli::policy::kv,
+                    "linli:policy/inventory-read": crate::runtime::bindings::pricing::linli::policy::inventory_read,
+                    "linli:policy/sales-read": crate::runtime::bindings::pricing::linli::policy::sales_read,
                 },
             });
         }

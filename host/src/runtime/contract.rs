@@ -1,7 +1,7 @@
 //! The load-time contract check: which world a component implements, and whether
 //! everything it imports is something a linli plugin may use.
 
-use super::capabilities::{CAPABILITIES, wasi};
+use super::capabilities::{CAPABILITIES, Grants, wasi};
 use super::error::LoadError;
 use super::world::World;
 use std::path::Path;
@@ -19,6 +19,7 @@ pub fn check(
     component: &Component,
     path: &Path,
     expect: Option<World>,
+    grants: &Grants,
 ) -> Result<World, LoadError> {
     let ty = component.component_type();
     let mut worlds = Vec::new();
@@ -61,12 +62,12 @@ pub fn check(
         });
     }
     for (name, _) in ty.imports(engine) {
-        check_import(path, name)?;
+        check_import(path, name, grants)?;
     }
     Ok(world)
 }
 
-fn check_import(path: &Path, name: &str) -> Result<(), LoadError> {
+fn check_import(path: &Path, name: &str, grants: &Grants) -> Result<(), LoadError> {
     let forbidden = |why| LoadError::ForbiddenImport {
         path: path.to_owned(),
         import: name.to_string(),
@@ -78,8 +79,11 @@ fn check_import(path: &Path, name: &str) -> Result<(), LoadError> {
     if package == PACKAGE {
         check_version(path, name, version)?;
         return match CAPABILITIES.iter().find(|cap| cap.interface == interface) {
-            Some(cap) if cap.always_granted => Ok(()),
-            Some(_) => Err(forbidden("the capability is not granted to this install")),
+            Some(cap) if grants.allows(cap) => Ok(()),
+            Some(cap) => Err(LoadError::NotGranted {
+                path: path.to_owned(),
+                capability: cap.interface,
+            }),
             None => Err(forbidden(
                 "this host provides no such linli:policy interface",
             )),
@@ -140,14 +144,15 @@ mod tests {
     #[test]
     fn inert_wasi_is_allowed_and_files_or_sockets_are_not() {
         let path = Path::new("p.wasm");
-        assert!(check_import(path, "wasi:cli/stderr@0.2.6").is_ok());
-        assert!(check_import(path, "wasi:random/insecure-seed@0.2.0").is_ok());
+        let none = Grants::none();
+        assert!(check_import(path, "wasi:cli/stderr@0.2.6", &none).is_ok());
+        assert!(check_import(path, "wasi:random/insecure-seed@0.2.0", &none).is_ok());
         for refused in [
             "wasi:filesystem/types@0.2.6",
             "wasi:sockets/tcp@0.2.6",
             "wasi:http/outgoing-handler@0.2.0",
         ] {
-            let err = check_import(path, refused).unwrap_err().to_string();
+            let err = check_import(path, refused, &none).unwrap_err().to_string();
             assert!(err.contains(refused), "{err}");
         }
     }
@@ -155,15 +160,27 @@ mod tests {
     #[test]
     fn unknown_linli_interfaces_and_other_versions_are_refused() {
         let path = Path::new("p.wasm");
-        assert!(check_import(path, "linli:policy/log@0.1.0").is_ok());
-        assert!(check_import(path, "linli:policy/clock@0.1.3").is_ok());
-        let err = check_import(path, "linli:policy/network@0.1.0")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no such linli:policy interface"), "{err}");
-        let err = check_import(path, "linli:policy/log@0.2.0")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("0.1.x"), "{err}");
+        let none = Grants::none();
+        assert!(check_import(path, "linli:policy/log@0.1.0", &none).is_ok());
+        assert!(check_import(path, "linli:policy/clock@0.1.3", &none).is_ok());
+        let err = check_import(path, "linli:policy/network@0.1.0", &none).unwrap_err();
+        assert!(
+            err.to_string().contains("no such linli:policy interface"),
+            "{err}"
+        );
+        let err = check_import(path, "linli:policy/log@0.2.0", &none).unwrap_err();
+        assert!(err.to_string().contains("0.1.x"), "{err}");
+    }
+
+    #[test]
+    fn a_capability_needs_its_grant() {
+        let path = Path::new("p.wasm");
+        let err = check_import(path, "linli:policy/kv@0.1.0", &Grants::none()).unwrap_err();
+        assert!(err.to_string().contains("`kv`"), "{err}");
+        let kv = Grants::parse(&["kv"]).unwrap();
+        assert!(check_import(path, "linli:policy/kv@0.1.0", &kv).is_ok());
+        assert!(check_import(path, "linli:policy/sales-read@0.1.0", &kv).is_err());
+        let err = Grants::parse(&["network"]).unwrap_err();
+        assert!(err.contains("kv, inventory-read, sales-read"), "{err}");
     }
 }

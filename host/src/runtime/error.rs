@@ -37,6 +37,13 @@ pub enum LoadError {
     },
     #[error("plugin {path}: {what}")]
     Contract { path: PathBuf, what: String },
+    #[error(
+        "plugin {path}: uses the capability `{capability}`, which is not granted to this install; grant it (`--grant {capability}`) if the plugin should have it"
+    )]
+    NotGranted {
+        path: PathBuf,
+        capability: &'static str,
+    },
     #[error("plugin {path}: imports `{import}`, which a linli plugin may not use ({why})")]
     ForbiddenImport {
         path: PathBuf,
@@ -89,15 +96,18 @@ pub enum CallError {
         world: World,
         function: &'static str,
     },
+    #[error("plugin {plugin}: {what}")]
+    Host { plugin: String, what: String },
     #[error("plugin {plugin}: could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
 }
 
+/// What the plugin wrote to stderr (a panic message, say), on one line.
 fn said(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
+    let words: Vec<&str> = stderr.split_whitespace().collect();
+    if words.is_empty() {
         String::new()
     } else {
-        format!(" — the plugin wrote: {stderr}")
+        format!(" — the plugin wrote: {}", words.join(" "))
     }
 }

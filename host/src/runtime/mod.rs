@@ -15,6 +15,7 @@ mod limits;
 mod world;
 
 pub use capabilities::log::LogLine;
+pub use capabilities::{Grants, StoreAccess};
 pub use error::{CallError, LoadError};
 pub use limits::Limits;
 pub use world::*;
@@ -111,8 +112,14 @@ impl Runtime {
     }
 
     /// Load a plugin from a `.wasm` file. `expect` insists on a world; otherwise the
-    /// world is read from what the component exports.
-    pub fn load(&self, path: &Path, expect: Option<World>) -> Result<Plugin, LoadError> {
+    /// world is read from what the component exports. The component may import only
+    /// the capabilities in `grants` (and the always-granted ones).
+    pub fn load(
+        &self,
+        path: &Path,
+        expect: Option<World>,
+        grants: &Grants,
+    ) -> Result<Plugin, LoadError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.to_owned(),
             source,
@@ -121,7 +128,7 @@ impl Runtime {
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        self.load_bytes(&name, path, &bytes, expect)
+        self.load_bytes(&name, path, &bytes, expect, grants)
     }
 
     /// Load a plugin from its bytes; `name` tags its logs and errors, `path` is where
@@ -132,9 +139,10 @@ impl Runtime {
         path: &Path,
         bytes: &[u8],
         expect: Option<World>,
+        grants: &Grants,
     ) -> Result<Plugin, LoadError> {
         let component = self.compile(path, bytes)?;
-        let world = contract::check(&self.engine, &component, path, expect)?;
+        let world = contract::check(&self.engine, &component, path, expect, grants)?;
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)
@@ -259,6 +267,8 @@ pub struct CallContext {
     /// The install's settings.
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: Limits,
+    /// The store state the install may read or write.
+    pub store: StoreAccess,
 }
 
 /// The result of a call that ran to the end.
@@ -307,7 +317,7 @@ impl Plugin {
                 function: call.function(),
             });
         }
-        let input = serialized_size(call);
+        let input = call.wire_size();
         if input > limits.max_input_bytes {
             return Err(CallError::InputTooLarge {
                 plugin: self.name.to_string(),
@@ -321,6 +331,7 @@ impl Plugin {
             context.now,
             context.config.clone(),
             limits.memory_bytes,
+            &context.store,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
@@ -345,7 +356,7 @@ impl Plugin {
                 what,
             };
             answer.check(call).map_err(bad_output)?;
-            let output = serialized_size(answer);
+            let output = answer.wire_size();
             if output > limits.max_output_bytes {
                 return Err(bad_output(format!(
                     "{output} byte answer is over the {} byte cap",
@@ -465,21 +476,4 @@ impl Plugin {
 enum Failure {
     Instantiate(wasmtime::Error),
     Run(wasmtime::Error),
-}
-
-/// The size of a value as JSON, counted without building the text.
-fn serialized_size(value: &impl serde::Serialize) -> usize {
-    struct Counter(usize);
-    impl Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    serde_json::to_writer(&mut counter, value).expect("plugin values always serialise");
-    counter.0
 }

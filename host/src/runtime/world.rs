@@ -324,3 +324,110 @@ fn check_report(report: &Report) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The size of a value as the canonical ABI lays it out, roughly: what a call moves
+/// across the sandbox boundary. Counted by walking the value, without encoding it, so
+/// that the input and output caps cost next to nothing on every call.
+pub trait WireSize {
+    fn wire_size(&self) -> usize;
+}
+
+/// A string or list header (pointer and length).
+const HEADER: usize = 8;
+
+impl WireSize for String {
+    fn wire_size(&self) -> usize {
+        HEADER + self.len()
+    }
+}
+
+impl<T: WireSize> WireSize for Option<T> {
+    fn wire_size(&self) -> usize {
+        8 + self.as_ref().map_or(0, WireSize::wire_size)
+    }
+}
+
+impl<T: WireSize> WireSize for Vec<T> {
+    fn wire_size(&self) -> usize {
+        HEADER + self.iter().map(WireSize::wire_size).sum::<usize>()
+    }
+}
+
+/// Records: the fixed part (numbers, flags, enums) plus their strings and lists.
+macro_rules! wire_size {
+    ($type:ty, $fixed:expr, |$value:ident| $variable:expr) => {
+        impl WireSize for $type {
+            fn wire_size(&self) -> usize {
+                let $value = self;
+                $fixed + $variable
+            }
+        }
+    };
+}
+
+use super::bindings::types::{BasketLine, CustomerRef};
+
+wire_size!(BasketLine, 40, |line| line.sku.wire_size()
+    + line.category.wire_size()
+    + line.batch.wire_size());
+wire_size!(CustomerRef, 8, |customer| customer.pseudonym.wire_size());
+wire_size!(QuoteRequest, 0, |request| request.lines.wire_size()
+    + request.customer.wire_size());
+wire_size!(Campaign, 48, |campaign| campaign.id.wire_size()
+    + campaign.sku.wire_size()
+    + campaign.product.wire_size()
+    + campaign.supplier.wire_size());
+wire_size!(Courier, 8, |courier| courier.id.wire_size());
+wire_size!(DeliveryRequest, 32, |request| request.id.wire_size()
+    + request.customer.wire_size()
+    + request.items.wire_size()
+    + request.couriers.wire_size());
+wire_size!(ReturnEvent, 8, |event| event.customer.wire_size());
+wire_size!(RedemptionRequest, 16, |request| request
+    .customer
+    .wire_size());
+wire_size!(Aggregate, 24, |row| row.category.wire_size()
+    + row.day.wire_size()
+    + row.cohort.wire_size());
+wire_size!(ReportRequest, 0, |request| request.first_day.wire_size()
+    + request.last_day.wire_size()
+    + request.rows.wire_size());
+wire_size!(LinePrice, 16, |line| line.sku.wire_size());
+wire_size!(Adjustment, 16, |adjustment| adjustment.reason.wire_size());
+wire_size!(PriceQuote, 0, |quote| quote.lines.wire_size()
+    + quote.adjustments.wire_size());
+wire_size!(Evaluation, 32, |evaluation| evaluation.reason.wire_size());
+wire_size!(DeliveryPlan, 40, |plan| plan.courier.wire_size()
+    + plan.notes.wire_size());
+wire_size!(ReturnAward, 16, |award| award.reason.wire_size());
+wire_size!(RedemptionGrant, 16, |grant| grant.reason.wire_size());
+wire_size!(ReportRow, 32, |row| row.category.wire_size()
+    + row.period.wire_size()
+    + row.cohort.wire_size());
+wire_size!(Report, 8, |report| report.rows.wire_size());
+
+impl WireSize for Call {
+    fn wire_size(&self) -> usize {
+        match self {
+            Call::Quote(request) => request.wire_size(),
+            Call::Evaluate(campaign) => campaign.wire_size(),
+            Call::Plan(request) => request.wire_size(),
+            Call::OnReturn(event) => event.wire_size(),
+            Call::OnRedeem(request) => request.wire_size(),
+            Call::BuildReport(request) => request.wire_size(),
+        }
+    }
+}
+
+impl WireSize for Answer {
+    fn wire_size(&self) -> usize {
+        match self {
+            Answer::Quote(quote) => quote.wire_size(),
+            Answer::Evaluation(evaluation) => evaluation.wire_size(),
+            Answer::Plan(plan) => plan.wire_size(),
+            Answer::ReturnAward(award) => award.wire_size(),
+            Answer::RedemptionGrant(grant) => grant.wire_size(),
+            Answer::Report(report) => report.wire_size(),
+        }
+    }
+}
