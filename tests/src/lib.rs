@@ -68,6 +68,31 @@ pub fn example(plugin: &str, file: &str) -> (CallContext, Value) {
     (context, request)
 }
 
+/// The hostile plugin `name` (`pricing`, `kv-counter`, `escape`, `other-world`; see
+/// `tests/hostile/`), built to a component once per test binary.
+pub fn hostile(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = target_dir().join("hostile");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace())
+            .args(["build", "--quiet", "--locked", "--profile", "plugin"])
+            .args(["--target", "wasm32-wasip2", "--target-dir"])
+            .arg(&target);
+        for crate_name in ["pricing", "kv-counter", "escape", "other-world"] {
+            build.args(["-p", &format!("hostile-{crate_name}")]);
+        }
+        let status = build
+            .status()
+            .expect("run cargo build for the hostile plugins");
+        assert!(status.success(), "building the hostile plugins failed");
+        target.join("wasm32-wasip2").join("plugin")
+    });
+    dir.join(format!("hostile_{}.wasm", name.replace('-', "_")))
+}
+
 /// The cargo target directory this test binary was built into.
 pub fn target_dir() -> PathBuf {
     // The test executable is <target>/<profile>/deps/<name>-<hash>.

@@ -364,6 +364,16 @@ impl Plugin {
                 )));
             }
         }
+        // Only a call that answered keeps its kv writes (a refusal is an answer too).
+        let plugin = &self.name;
+        store
+            .data_mut()
+            .kv
+            .commit()
+            .map_err(|what| CallError::Host {
+                plugin: plugin.to_string(),
+                what: format!("could not save its kv writes: {what}"),
+            })?;
         let log = std::mem::replace(
             &mut store.data_mut().log,
             capabilities::log::CallLog::new(self.name.clone()),

@@ -1,0 +1,258 @@
+//! Hostile plugins (real components, `tests/hostile/`): each is contained with a typed
+//! error naming the plugin, and the host keeps serving a well-behaved plugin on another
+//! thread while it happens.
+
+use linli_host::runtime::bindings::types::PolicyError;
+use linli_host::runtime::capabilities::kv::MemoryKv;
+use linli_host::runtime::{
+    Answer, Call, CallContext, CallError, Grants, Limits, LoadError, Plugin, StoreAccess, World,
+};
+use linli_tests::{example, hostile, load, runtime};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread;
+
+fn hostile_pricing() -> Plugin {
+    runtime()
+        .load(&hostile("pricing"), None, &Grants::none())
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+fn basket() -> Call {
+    let request = json!({
+        "lines": [
+            {"sku": "MILK-1L", "qty": 2, "unit_price": 1290, "category": "dairy",
+             "local_produce": true, "batch": null, "expires_at": null}
+        ],
+        "customer": null
+    });
+    Call::from_json(World::Pricing, None, request).unwrap()
+}
+
+fn in_mode(mode: &str) -> CallContext {
+    CallContext {
+        config: Arc::new([("mode".to_string(), mode.to_string())].into()),
+        ..CallContext::default()
+    }
+}
+
+/// Run the hostile call on its own thread and, while it runs, price a real basket with
+/// the reference markdown plugin: the neighbour must be served, and correctly.
+fn contained(mode: &str, context: CallContext) -> CallError {
+    let plugin = hostile_pricing();
+    let neighbour = load("markdown-pricing");
+    let (neighbour_context, request) = example("markdown-pricing", "near-expiry-basket.json");
+    let neighbour_call = Call::from_json(World::Pricing, None, request).unwrap();
+    let context = CallContext {
+        config: in_mode(mode).config,
+        ..context
+    };
+    let attacker = thread::spawn(move || plugin.call(&basket(), &context));
+    let mut served = 0;
+    while !attacker.is_finished() || served == 0 {
+        let outcome = neighbour.call(&neighbour_call, &neighbour_context).unwrap();
+        assert!(matches!(outcome.answer, Ok(Answer::Quote(_))));
+        served += 1;
+    }
+    match attacker.join().expect("the host thread survives") {
+        Ok(outcome) => panic!(
+            "mode {mode}: the hostile call answered {:?}",
+            outcome.answer
+        ),
+        Err(err) => {
+            assert!(
+                err.to_string().contains("hostile_pricing"),
+                "names the plugin: {err}"
+            );
+            err
+        }
+    }
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel() {
+    let err = contained("spin", CallContext::default());
+    assert!(
+        matches!(
+            err,
+            CallError::OutOfFuel {
+                budget: 10_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_loop_over_a_host_call_misses_its_deadline() {
+    // Fuel plentiful, so only the wall-clock deadline can stop it.
+    let limits = Limits {
+        fuel: u64::MAX / 2,
+        ..Limits::default()
+    };
+    let started = std::time::Instant::now();
+    let err = contained(
+        "host-loop",
+        CallContext {
+            limits,
+            ..CallContext::default()
+        },
+    );
+    assert!(
+        matches!(
+            err,
+            CallError::Deadline {
+                deadline_ms: 50,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_cap() {
+    let err = contained("memory-bomb", CallContext::default());
+    match err {
+        CallError::MemoryLimit { requested, cap, .. } => {
+            assert_eq!(cap, 16 << 20);
+            assert!(requested > cap);
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn runaway_recursion_overflows_the_stack() {
+    let err = contained("recursion", CallContext::default());
+    assert!(matches!(err, CallError::StackOverflow { .. }), "{err}");
+}
+
+#[test]
+fn a_panic_traps_with_the_panic_message() {
+    let err = contained("panic", CallContext::default());
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(err.to_string().contains("panics on purpose"), "{err}");
+    assert_eq!(err.to_string().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn an_unreachable_instruction_traps() {
+    let err = contained("unreachable", CallContext::default());
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+}
+
+#[test]
+fn a_huge_output_is_over_the_output_cap() {
+    let err = contained("huge-output", CallContext::default());
+    assert!(matches!(err, CallError::BadOutput { .. }), "{err}");
+    assert!(err.to_string().contains("cap"), "{err}");
+}
+
+#[test]
+fn answers_that_break_the_contract_are_bad_output() {
+    let plugin = hostile_pricing();
+    let err = plugin.call(&basket(), &in_mode("wrong-lines")).unwrap_err();
+    assert!(
+        err.to_string().contains("priced 0 lines for a basket of 1"),
+        "{err}"
+    );
+    let err = plugin.call(&basket(), &in_mode("free-lunch")).unwrap_err();
+    assert!(err.to_string().contains("adjustments explain 0"), "{err}");
+    // Without a mode, the same component is well-behaved.
+    let outcome = plugin.call(&basket(), &CallContext::default()).unwrap();
+    assert!(matches!(outcome.answer, Ok(Answer::Quote(_))));
+}
+
+#[test]
+fn a_capability_that_was_not_granted_is_refused_at_load() {
+    let err = runtime()
+        .load(&hostile("kv-counter"), None, &Grants::none())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            LoadError::NotGranted {
+                capability: "kv",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`kv`"), "{err}");
+    let granted = Grants::parse(&["kv"]).unwrap();
+    assert!(
+        runtime()
+            .load(&hostile("kv-counter"), None, &granted)
+            .is_ok()
+    );
+}
+
+#[test]
+fn kv_keeps_writes_of_calls_that_answer_and_drops_those_of_calls_that_fail() {
+    let granted = Grants::parse(&["kv"]).unwrap();
+    let plugin = runtime()
+        .load(&hostile("kv-counter"), None, &granted)
+        .unwrap();
+    let kv = Arc::new(MemoryKv::default());
+    let mut context = CallContext {
+        store: StoreAccess {
+            kv: Some(kv.clone()),
+            ..StoreAccess::default()
+        },
+        ..CallContext::default()
+    };
+    for _ in 0..3 {
+        plugin.call(&basket(), &context).unwrap();
+    }
+    assert_eq!(
+        kv.entries(),
+        BTreeMap::from([("baskets".to_string(), b"3".to_vec())])
+    );
+    context.config = Arc::new([("trap-after-write".to_string(), "true".to_string())].into());
+    assert!(matches!(
+        plugin.call(&basket(), &context),
+        Err(CallError::Trap { .. })
+    ));
+    assert_eq!(
+        kv.entries()["baskets"],
+        b"3",
+        "the failed call's write is gone"
+    );
+}
+
+#[test]
+fn files_and_sockets_are_refused_at_load() {
+    let err = runtime()
+        .load(&hostile("escape"), None, &Grants::none())
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::ForbiddenImport { .. }), "{text}");
+    assert!(
+        text.contains("wasi:filesystem") || text.contains("wasi:sockets"),
+        "{text}"
+    );
+    assert!(text.contains("hostile_escape"), "{text}");
+}
+
+#[test]
+fn a_component_of_another_world_is_not_a_policy() {
+    let err = runtime()
+        .load(&hostile("other-world"), None, &Grants::none())
+        .err()
+        .unwrap();
+    assert!(matches!(err, LoadError::NoWorld { .. }), "{err}");
+}
+
+#[test]
+fn a_refusal_is_an_answer_not_a_failure() {
+    let plugin = hostile_pricing();
+    let outcome = plugin.call(&basket(), &in_mode("no-such-mode")).unwrap();
+    assert!(matches!(outcome.answer, Err(PolicyError::BadConfig(_))));
+}
