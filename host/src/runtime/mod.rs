@@ -12,6 +12,7 @@ pub mod capabilities;
 mod contract;
 mod error;
 mod limits;
+pub mod pipeline;
 mod world;
 
 pub use capabilities::log::LogLine;
