@@ -68,12 +68,14 @@ pub fn example(plugin: &str, file: &str) -> (CallContext, Value) {
     (context, request)
 }
 
-/// The hostile plugin `name` (`pricing`, `kv-counter`, `escape`, `other-world`; see
+/// The hostile plugin `name` (`pricing`, `kv-counter`, `escape`, `other-world`,
+/// `sleeper`; see
 /// `tests/hostile/`), built to a component once per test binary.
 pub fn hostile(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let target = target_dir().join("hostile");
+        // The reference plugins' target directory: the SDK and wit-bindgen are built.
+        let target = target_dir().join("plugins");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
@@ -81,7 +83,7 @@ pub fn hostile(name: &str) -> PathBuf {
             .args(["build", "--quiet", "--locked", "--profile", "plugin"])
             .args(["--target", "wasm32-wasip2", "--target-dir"])
             .arg(&target);
-        for crate_name in ["pricing", "kv-counter", "escape", "other-world"] {
+        for crate_name in ["pricing", "kv-counter", "escape", "other-world", "sleeper"] {
             build.args(["-p", &format!("hostile-{crate_name}")]);
         }
         let status = build
@@ -100,21 +102,33 @@ pub fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().to_owned()
 }
 
-/// The `linli` binary, built (once per test binary) with the same profile as the tests.
+/// The `linli` binary, as the workspace's current sources build it.
 pub fn linli() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(workspace())
-                .args(["build", "--quiet", "-p", "linli-host", "--bin", "linli"])
-                .arg("--target-dir")
-                .arg(target_dir())
-                .status()
-                .expect("run cargo build for the linli binary");
-            assert!(status.success(), "building the linli binary failed");
-            target_dir().join("debug").join("linli")
-        })
-        .clone()
+    workspace_binary("linli")
+}
+
+/// A binary of the workspace, built once per test binary. The build asks for the same
+/// targets as `cargo test --workspace` (bins and tests), so features resolve the same
+/// way and everything the test run compiled is reused: only the binaries link.
+fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace())
+            .args([
+                "build",
+                "--quiet",
+                "--locked",
+                "--workspace",
+                "--bins",
+                "--tests",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir())
+            .status()
+            .expect("run cargo build for the workspace binaries");
+        assert!(status.success(), "building the workspace binaries failed");
+    });
+    target_dir().join("debug").join(name)
 }

@@ -175,13 +175,7 @@ fn a_capability_that_was_not_granted_is_refused_at_load() {
         .err()
         .unwrap();
     assert!(
-        matches!(
-            err,
-            LoadError::NotGranted {
-                capability: "kv",
-                ..
-            }
-        ),
+        matches!(&err, LoadError::NotGranted { capabilities, .. } if capabilities == &["kv"]),
         "{err}"
     );
     assert!(err.to_string().contains("`kv`"), "{err}");
@@ -239,6 +233,19 @@ fn files_and_sockets_are_refused_at_load() {
         "{text}"
     );
     assert!(text.contains("hostile_escape"), "{text}");
+}
+
+#[test]
+fn a_plugin_that_sleeps_is_refused_at_load() {
+    let err = runtime()
+        .load(&hostile("sleeper"), None, &Grants::none())
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("wasi:clocks/monotonic-clock"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("may not sleep"), "{err}");
 }
 
 #[test]

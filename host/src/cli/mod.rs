@@ -1,5 +1,6 @@
 //! The `linli` command line: argument parsing and one module per command group.
 
+mod plugin_inspect;
 mod plugin_run;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ enum PluginCommand {
     /// Run a plugin once on a JSON input and print its answer and the fuel it used:
     /// how a plugin author checks a policy before shipping it.
     Run(plugin_run::RunArgs),
+    /// Show what a plugin component is: its world, imports, the capabilities it needs,
+    /// its digest.
+    Inspect(plugin_inspect::InspectArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +46,10 @@ pub fn main() -> ExitCode {
             // only what went wrong.
             init_logging(cli.log_json, "warn");
             plugin_run::run(args)
+        }
+        Command::Plugin(PluginCommand::Inspect(args)) => {
+            init_logging(cli.log_json, "warn");
+            plugin_inspect::run(args)
         }
     }
 }

@@ -12,6 +12,13 @@ use wasmtime::component::Component;
 const PACKAGE: &str = "linli:policy";
 const MAJOR_MINOR: (u64, u64) = (0, 1);
 
+/// What the load-time check learned about a component.
+pub struct Contract {
+    pub world: World,
+    /// Every import, as named in the component (`linli:policy/log@0.1.0`, ...).
+    pub imports: Vec<String>,
+}
+
 /// Check a compiled component: exactly one policy export (the world; `expect` must
 /// match when given), and imports limited to granted capabilities and inert WASI.
 pub fn check(
@@ -20,7 +27,7 @@ pub fn check(
     path: &Path,
     expect: Option<World>,
     grants: &Grants,
-) -> Result<World, LoadError> {
+) -> Result<Contract, LoadError> {
     let ty = component.component_type();
     let mut worlds = Vec::new();
     for (name, _) in ty.exports(engine) {
@@ -61,43 +68,70 @@ pub fn check(
             found: world,
         });
     }
+    let mut imports = Vec::new();
+    let mut forbidden = Vec::new();
+    let mut not_granted = Vec::new();
     for (name, _) in ty.imports(engine) {
-        check_import(path, name, grants)?;
+        match check_import(path, name, grants)? {
+            Verdict::Allowed => {}
+            Verdict::NotGranted(capability) => not_granted.push(capability),
+            Verdict::Forbidden(why) => forbidden.push(format!("`{name}` ({why})")),
+        }
+        imports.push(name.to_string());
     }
-    Ok(world)
+    // Name every offending import at once: the author fixes them all in one go.
+    if !forbidden.is_empty() {
+        return Err(LoadError::ForbiddenImport {
+            path: path.to_owned(),
+            imports: forbidden.join(", "),
+        });
+    }
+    if !not_granted.is_empty() {
+        return Err(LoadError::NotGranted {
+            path: path.to_owned(),
+            capabilities: not_granted,
+        });
+    }
+    Ok(Contract { world, imports })
 }
 
-fn check_import(path: &Path, name: &str, grants: &Grants) -> Result<(), LoadError> {
-    let forbidden = |why| LoadError::ForbiddenImport {
-        path: path.to_owned(),
-        import: name.to_string(),
-        why,
-    };
+/// What the host makes of one import.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Allowed,
+    NotGranted(&'static str),
+    Forbidden(&'static str),
+}
+
+fn check_import(path: &Path, name: &str, grants: &Grants) -> Result<Verdict, LoadError> {
     let Some((package, interface, version)) = split_name(name) else {
-        return Err(forbidden("not an interface of linli:policy or WASI"));
+        return Ok(Verdict::Forbidden(
+            "not an interface of linli:policy or WASI",
+        ));
     };
     if package == PACKAGE {
         check_version(path, name, version)?;
-        return match CAPABILITIES.iter().find(|cap| cap.interface == interface) {
-            Some(cap) if grants.allows(cap) => Ok(()),
-            Some(cap) => Err(LoadError::NotGranted {
-                path: path.to_owned(),
-                capability: cap.interface,
-            }),
-            None => Err(forbidden(
-                "this host provides no such linli:policy interface",
-            )),
-        };
+        return Ok(
+            match CAPABILITIES.iter().find(|cap| cap.interface == interface) {
+                Some(cap) if grants.allows(cap) => Verdict::Allowed,
+                Some(cap) => Verdict::NotGranted(cap.interface),
+                None => Verdict::Forbidden("this host provides no such linli:policy interface"),
+            },
+        );
     }
     if package.starts_with("wasi:") {
         let unversioned = format!("{package}/{interface}");
-        return if wasi::ALLOWED_INTERFACES.contains(&unversioned.as_str()) {
-            Ok(())
-        } else {
-            Err(forbidden("plugins have no files, network or outside world"))
-        };
+        return Ok(
+            if wasi::ALLOWED_INTERFACES.contains(&unversioned.as_str()) {
+                Verdict::Allowed
+            } else {
+                Verdict::Forbidden(wasi::refusal(&unversioned))
+            },
+        );
     }
-    Err(forbidden("not an interface of linli:policy or WASI"))
+    Ok(Verdict::Forbidden(
+        "not an interface of linli:policy or WASI",
+    ))
 }
 
 fn check_version(path: &Path, name: &str, version: Option<&str>) -> Result<(), LoadError> {
@@ -128,6 +162,10 @@ fn split_name(name: &str) -> Option<(&str, &str, Option<&str>)> {
 mod tests {
     use super::*;
 
+    fn verdict(name: &str, grants: &Grants) -> Verdict {
+        check_import(Path::new("p.wasm"), name, grants).unwrap()
+    }
+
     #[test]
     fn split_name_reads_package_interface_and_version() {
         assert_eq!(
@@ -142,44 +180,51 @@ mod tests {
     }
 
     #[test]
-    fn inert_wasi_is_allowed_and_files_or_sockets_are_not() {
-        let path = Path::new("p.wasm");
+    fn inert_wasi_is_allowed_and_files_sockets_or_sleeping_are_not() {
         let none = Grants::none();
-        assert!(check_import(path, "wasi:cli/stderr@0.2.6", &none).is_ok());
-        assert!(check_import(path, "wasi:random/insecure-seed@0.2.0", &none).is_ok());
+        assert_eq!(verdict("wasi:cli/stderr@0.2.6", &none), Verdict::Allowed);
+        assert_eq!(
+            verdict("wasi:random/insecure-seed@0.2.0", &none),
+            Verdict::Allowed
+        );
         for refused in [
             "wasi:filesystem/types@0.2.6",
             "wasi:sockets/tcp@0.2.6",
             "wasi:http/outgoing-handler@0.2.0",
+            "wasi:clocks/monotonic-clock@0.2.6",
         ] {
-            let err = check_import(path, refused, &none).unwrap_err().to_string();
-            assert!(err.contains(refused), "{err}");
+            assert!(
+                matches!(verdict(refused, &none), Verdict::Forbidden(_)),
+                "{refused}"
+            );
         }
     }
 
     #[test]
     fn unknown_linli_interfaces_and_other_versions_are_refused() {
-        let path = Path::new("p.wasm");
         let none = Grants::none();
-        assert!(check_import(path, "linli:policy/log@0.1.0", &none).is_ok());
-        assert!(check_import(path, "linli:policy/clock@0.1.3", &none).is_ok());
-        let err = check_import(path, "linli:policy/network@0.1.0", &none).unwrap_err();
-        assert!(
-            err.to_string().contains("no such linli:policy interface"),
-            "{err}"
-        );
-        let err = check_import(path, "linli:policy/log@0.2.0", &none).unwrap_err();
+        assert_eq!(verdict("linli:policy/log@0.1.0", &none), Verdict::Allowed);
+        assert_eq!(verdict("linli:policy/clock@0.1.3", &none), Verdict::Allowed);
+        assert!(matches!(
+            verdict("linli:policy/network@0.1.0", &none),
+            Verdict::Forbidden(_)
+        ));
+        let err = check_import(Path::new("p.wasm"), "linli:policy/log@0.2.0", &none).unwrap_err();
         assert!(err.to_string().contains("0.1.x"), "{err}");
     }
 
     #[test]
     fn a_capability_needs_its_grant() {
-        let path = Path::new("p.wasm");
-        let err = check_import(path, "linli:policy/kv@0.1.0", &Grants::none()).unwrap_err();
-        assert!(err.to_string().contains("`kv`"), "{err}");
+        assert_eq!(
+            verdict("linli:policy/kv@0.1.0", &Grants::none()),
+            Verdict::NotGranted("kv")
+        );
         let kv = Grants::parse(&["kv"]).unwrap();
-        assert!(check_import(path, "linli:policy/kv@0.1.0", &kv).is_ok());
-        assert!(check_import(path, "linli:policy/sales-read@0.1.0", &kv).is_err());
+        assert_eq!(verdict("linli:policy/kv@0.1.0", &kv), Verdict::Allowed);
+        assert_eq!(
+            verdict("linli:policy/sales-read@0.1.0", &kv),
+            Verdict::NotGranted("sales-read")
+        );
         let err = Grants::parse(&["network"]).unwrap_err();
         assert!(err.contains("kv, inventory-read, sales-read"), "{err}");
     }

@@ -38,18 +38,17 @@ pub enum LoadError {
     #[error("plugin {path}: {what}")]
     Contract { path: PathBuf, what: String },
     #[error(
-        "plugin {path}: uses the capability `{capability}`, which is not granted to this install; grant it (`--grant {capability}`) if the plugin should have it"
+        "plugin {path}: uses {}, not granted to this install; grant {} if the plugin should have {}",
+        quoted(.capabilities),
+        grant_flags(.capabilities),
+        if .capabilities.len() == 1 { "it" } else { "them" }
     )]
     NotGranted {
         path: PathBuf,
-        capability: &'static str,
+        capabilities: Vec<&'static str>,
     },
-    #[error("plugin {path}: imports `{import}`, which a linli plugin may not use ({why})")]
-    ForbiddenImport {
-        path: PathBuf,
-        import: String,
-        why: &'static str,
-    },
+    #[error("plugin {path}: imports what a linli plugin may not use: {imports}")]
+    ForbiddenImport { path: PathBuf, imports: String },
 }
 
 /// Why a call did not produce an answer. The plugin's own refusals
@@ -100,6 +99,19 @@ pub enum CallError {
     Host { plugin: String, what: String },
     #[error("plugin {plugin}: could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
+}
+
+fn quoted(capabilities: &[&str]) -> String {
+    let each: Vec<String> = capabilities.iter().map(|cap| format!("`{cap}`")).collect();
+    each.join(", ")
+}
+
+fn grant_flags(capabilities: &[&str]) -> String {
+    let each: Vec<String> = capabilities
+        .iter()
+        .map(|cap| format!("`--grant {cap}`"))
+        .collect();
+    each.join(" ")
 }
 
 /// What the plugin wrote to stderr (a panic message, say), on one line.

@@ -143,7 +143,8 @@ impl Runtime {
         grants: &Grants,
     ) -> Result<Plugin, LoadError> {
         let component = self.compile(path, bytes)?;
-        let world = contract::check(&self.engine, &component, path, expect, grants)?;
+        let contract::Contract { world, imports } =
+            contract::check(&self.engine, &component, path, expect, grants)?;
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)
@@ -159,6 +160,7 @@ impl Runtime {
             name: Arc::from(name),
             world,
             digest: hex::encode(Sha256::digest(bytes)),
+            imports,
             engine: self.engine.clone(),
             pre,
         })
@@ -290,6 +292,7 @@ pub struct Plugin {
     name: Arc<str>,
     world: World,
     digest: String,
+    imports: Vec<String>,
     engine: Engine,
     pre: WorldPre,
 }
@@ -306,6 +309,22 @@ impl Plugin {
     /// sha256 of the component's bytes, hex.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Everything the component imports.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+
+    /// The grantable capabilities the component uses (`kv`, `inventory-read`,
+    /// `sales-read`).
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        let used = |name: &&str| {
+            self.imports
+                .iter()
+                .any(|import| import.starts_with(&format!("linli:policy/{name}@")))
+        };
+        Grants::grantable().into_iter().filter(used).collect()
     }
 
     /// Run one call in a fresh instance.

@@ -1,7 +1,7 @@
 //! The inert parts of WASI that Rust's standard library imports (stdio for panic
-//! messages, environment, exit, clocks, random). They are provided empty or
-//! deterministic: no environment, no arguments, no files, no network; both clocks stand
-//! still at the request time; "random" bytes are a fixed sequence. stderr is kept (a
+//! messages, environment, exit, wall clock, random). They are provided empty or
+//! deterministic: no environment, no arguments, no files, no network; the wall clock
+//! stands still at the request time; "random" bytes are a fixed sequence. stderr is kept (a
 //! panic message explains a trap), stdout is discarded.
 //!
 //! Which WASI interfaces a plugin may import at all is decided at load
@@ -12,13 +12,12 @@ use super::CallState;
 use std::time::Duration;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{
-    Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView,
-    WasiView,
-};
+use wasmtime_wasi::{Deterministic, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-/// WASI interfaces (without version) a plugin may import. Everything else — the
-/// filesystem, sockets, HTTP — is refused at load.
+/// WASI interfaces (without version) a plugin may import. Everything else is refused at
+/// load: the filesystem, sockets and HTTP (the outside world), and the monotonic clock,
+/// whose pollables would let a plugin block the host thread in a sleep that no
+/// deadline interrupts (host calls are not interruptible).
 pub const ALLOWED_INTERFACES: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -34,11 +33,19 @@ pub const ALLOWED_INTERFACES: &[&str] = &[
     "wasi:io/poll",
     "wasi:io/streams",
     "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
 ];
+
+/// Why a WASI interface outside `ALLOWED_INTERFACES` is refused, for the error message.
+pub fn refusal(interface: &str) -> &'static str {
+    if interface == "wasi:clocks/monotonic-clock" {
+        "a plugin may not sleep or time itself; the request time is `clock.now`"
+    } else {
+        "plugins have no files, network or outside world"
+    }
+}
 
 /// How much of a plugin's stderr is kept: enough for a panic message and its location.
 const STDERR_BYTES: usize = 4096;
@@ -60,7 +67,6 @@ impl CallWasi {
         let ctx = WasiCtxBuilder::new()
             .stderr(stderr.clone())
             .wall_clock(FrozenClock(now))
-            .monotonic_clock(FrozenClock(now))
             .secure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
             .insecure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
             .insecure_random_seed(0x6c696e6c69)
@@ -97,15 +103,5 @@ impl HostWallClock for FrozenClock {
 
     fn now(&self) -> Duration {
         self.0
-    }
-}
-
-impl HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000
-    }
-
-    fn now(&self) -> u64 {
-        self.0.as_nanos() as u64
     }
 }
