@@ -6,12 +6,13 @@
 //! `cargo bench -p linli-host --bench runtime`; the summary table at the end gives the
 //! medians, the plugin/native ratios and the targets.
 
-use criterion::{BenchmarkId, Criterion, black_box};
+use criterion::{BenchmarkId, Criterion};
 use linli_host::reference::reference_plugin;
 use linli_host::runtime::{Call, CallContext, Grants, Runtime, RuntimeConfig, World};
 use linli_sdk::testing::TestHost;
 use markdown_pricing::MarkdownPricing;
 use serde_json::{Value, json};
+use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 const NOW: i64 = 1_795_572_000_000;
