@@ -4,3 +4,4 @@
 
 pub mod reference;
 pub mod runtime;
+pub mod store;

@@ -44,9 +44,29 @@ pub mod config {
     /// The raw text of one setting, or `None` when it is not set.
     pub fn get(key: &str) -> Option<String> {
         #[cfg(target_arch = "wasm32")]
-        return crate::bindings::pricing::linli::policy::config::get(key);
+        return cached::get(key);
         #[cfg(not(target_arch = "wasm32"))]
         return crate::testing::current(|host| host.setting(key));
+    }
+
+    /// The settings, fetched from the host once per call: every call runs in a fresh
+    /// instance, so this cache lives exactly as long as the call, and reading many
+    /// settings costs one host call instead of one each.
+    #[cfg(target_arch = "wasm32")]
+    mod cached {
+        use std::cell::OnceCell;
+        use std::collections::BTreeMap;
+
+        thread_local! {
+            static SETTINGS: OnceCell<BTreeMap<String, String>> = const { OnceCell::new() };
+        }
+
+        pub fn get(key: &str) -> Option<String> {
+            SETTINGS.with(|settings| {
+                let settings = settings.get_or_init(|| super::entries().into_iter().collect());
+                settings.get(key).cloned()
+            })
+        }
     }
 
     /// Every setting, sorted by key.

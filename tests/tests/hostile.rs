@@ -263,3 +263,56 @@ fn a_refusal_is_an_answer_not_a_failure() {
     let outcome = plugin.call(&basket(), &in_mode("no-such-mode")).unwrap();
     assert!(matches!(outcome.answer, Err(PolicyError::BadConfig(_))));
 }
+
+fn plugin_run(plugin: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("basket.json");
+    std::fs::write(&input, r#"{"lines": [], "customer": null}"#).unwrap();
+    std::process::Command::new(linli_tests::linli())
+        .args(["plugin", "run"])
+        .arg(plugin)
+        .arg("--input")
+        .arg(&input)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn plugin_run_contains_hostile_components_with_one_line_errors() {
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("pricing", &["-c", "mode=spin"], "ran out of fuel"),
+        (
+            "pricing",
+            &["-c", "mode=memory-bomb"],
+            "over its 16777216 byte cap",
+        ),
+        ("pricing", &["-c", "mode=panic"], "panics on purpose"),
+        ("escape", &[], "wasi:filesystem"),
+        ("kv-counter", &[], "`--grant kv`"),
+    ];
+    for (name, args, expected) in cases {
+        let output = plugin_run(&hostile(name), args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name} {args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{name} {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn plugin_run_keeps_kv_in_a_sqlite_file_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kv.db");
+    let db = db.to_str().unwrap();
+    for expected in ["1", "2"] {
+        let output = plugin_run(&hostile("kv-counter"), &["--grant", "kv", "--kv-db", db]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed["kv"]["baskets"], expected);
+    }
+}

@@ -3,11 +3,12 @@
 
 use clap::Args;
 use linli_host::runtime::capabilities::inventory::{FixedInventory, SkuStock};
-use linli_host::runtime::capabilities::kv::MemoryKv;
+use linli_host::runtime::capabilities::kv::{KvStore, MemoryKv};
 use linli_host::runtime::capabilities::sales::{DailySales, FixedSales, SalesScope};
 use linli_host::runtime::{
     Call, CallContext, Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World,
 };
+use linli_host::store::kv::SqliteKv;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,11 @@ pub struct RunArgs {
     /// "config".
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
     config: Vec<String>,
+    /// Keep the plugin's kv state in this SQLite file (created if missing), so that it
+    /// persists from one run to the next; without it, kv starts from the input's "kv"
+    /// and is forgotten.
+    #[arg(long, value_name = "FILE")]
+    kv_db: Option<PathBuf>,
     /// Grant a capability (kv, inventory-read, sales-read); repeat for more. A plugin
     /// importing a capability it was not granted is refused.
     #[arg(long = "grant", value_name = "CAPABILITY")]
@@ -102,6 +108,14 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     let plugin = runtime
         .load(&args.file, world, &grants)
         .map_err(|err| err.to_string())?;
+    let kv: Arc<dyn KvStore> = match &args.kv_db {
+        Some(file) => {
+            let conn = linli_host::store::open_file(file).map_err(|err| err.to_string())?;
+            let conn = Arc::new(std::sync::Mutex::new(conn));
+            Arc::new(SqliteKv::new(conn, plugin.name()))
+        }
+        None => state.kv,
+    };
     let call = Call::from_json(plugin.world(), args.call.as_deref(), request).map_err(|err| {
         format!(
             "input {}: does not fit the `{}` world: {err}",
@@ -119,7 +133,7 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
             ..Limits::default()
         },
         store: StoreAccess {
-            kv: Some(state.kv.clone()),
+            kv: Some(kv.clone()),
             inventory: Some(Arc::new(state.inventory)),
             sales: Some(Arc::new(state.sales)),
         },
@@ -139,12 +153,7 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     };
     report.insert("fuel".into(), json!(outcome.fuel_used));
     if grants.names().any(|name| name == "kv") {
-        let entries = state.kv.entries();
-        let kv: Map<String, Value> = entries
-            .into_iter()
-            .map(|(key, value)| (key, json!(String::from_utf8_lossy(&value))))
-            .collect();
-        report.insert("kv".into(), Value::Object(kv));
+        report.insert("kv".into(), kv_snapshot(kv.as_ref())?);
     }
     if !outcome.logs.is_empty() {
         report.insert("logs".into(), json!(outcome.logs));
@@ -159,6 +168,18 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The kv state after the call, values as text, for the author to see.
+fn kv_snapshot(kv: &dyn KvStore) -> Result<Value, String> {
+    let failed = |err: String| format!("reading the kv state back: {err}");
+    let mut snapshot = Map::new();
+    for key in kv.keys("", 1000).map_err(failed)? {
+        if let Some(value) = kv.get(&key).map_err(failed)? {
+            snapshot.insert(key, json!(String::from_utf8_lossy(&value)));
+        }
+    }
+    Ok(Value::Object(snapshot))
 }
 
 /// An input file: the call's argument, with the request time, settings and store state

@@ -34,6 +34,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
+/// Memory per slot kept resident between calls: a policy's stack, data and small heap.
+const KEEP_RESIDENT: usize = 2 << 20;
+
 /// How often the engine's epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 
@@ -86,6 +89,11 @@ impl Runtime {
         pool.total_memories(config.max_concurrent_calls * 2);
         pool.total_tables(config.max_concurrent_calls * 4);
         pool.max_memory_size(config.max_memory_bytes);
+        // Reuse a slot without page faults: keep the low memory resident and reset only
+        // the pages a call dirtied (PAGEMAP_SCAN where the kernel has it, else memset).
+        pool.linear_memory_keep_resident(KEEP_RESIDENT);
+        pool.table_keep_resident(64 << 10);
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
         engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         engine_config.memory_init_cow(true);
         let engine = Engine::new(&engine_config)?;
@@ -262,6 +270,18 @@ impl WorldPre {
     }
 }
 
+impl WorldPre {
+    fn instantiate_only(&self, store: &mut Store<CallState>) -> wasmtime::Result<()> {
+        match self {
+            WorldPre::Pricing(pre) => pre.instance_pre().instantiate(store).map(drop),
+            WorldPre::Presale(pre) => pre.instance_pre().instantiate(store).map(drop),
+            WorldPre::ElderlyDelivery(pre) => pre.instance_pre().instantiate(store).map(drop),
+            WorldPre::RecyclingPoints(pre) => pre.instance_pre().instantiate(store).map(drop),
+            WorldPre::DataSharing(pre) => pre.instance_pre().instantiate(store).map(drop),
+        }
+    }
+}
+
 /// What a call runs with besides its argument.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
@@ -327,6 +347,37 @@ impl Plugin {
         Grants::grantable().into_iter().filter(used).collect()
     }
 
+    /// Start an instance with the install's limits and drop it, calling nothing: shows
+    /// at install time that the component can start within its limits (its initial
+    /// memory fits the cap, its start-up code ends), and measures instantiation alone.
+    pub fn probe(&self, context: &CallContext) -> Result<(), CallError> {
+        let mut store = self.store(context);
+        self.pre
+            .instantiate_only(&mut store)
+            .map_err(|err| self.classify(Failure::Instantiate(err), &context.limits, &store))
+    }
+
+    /// A fresh store for one call, with the call's limits on.
+    fn store(&self, context: &CallContext) -> Store<CallState> {
+        let limits = context.limits;
+        let state = CallState::new(
+            self.name.clone(),
+            context.now,
+            context.config.clone(),
+            limits.memory_bytes,
+            &context.store,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled on the engine");
+        let ticks = limits.deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64);
+        store.set_epoch_deadline(ticks.max(1));
+        store.epoch_deadline_trap();
+        store
+    }
+
     /// Run one call in a fresh instance.
     pub fn call(&self, call: &Call, context: &CallContext) -> Result<CallOutcome, CallError> {
         let limits = context.limits;
@@ -346,26 +397,7 @@ impl Plugin {
             });
         }
 
-        let state = CallState::new(
-            self.name.clone(),
-            context.now,
-            context.config.clone(),
-            limits.memory_bytes,
-            &context.store,
-        );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.memory);
-        store
-            .set_fuel(limits.fuel)
-            .expect("fuel is enabled on the engine");
-        store.set_epoch_deadline(
-            limits
-                .deadline_ms
-                .div_ceil(EPOCH_TICK.as_millis() as u64)
-                .max(1),
-        );
-        store.epoch_deadline_trap();
-
+        let mut store = self.store(context);
         let result = self.run(&mut store, call);
         let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let answer = result.map_err(|err| self.classify(err, &limits, &store))?;

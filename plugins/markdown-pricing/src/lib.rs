@@ -16,6 +16,7 @@
 
 use linli_sdk::config;
 use linli_sdk::pricing::*;
+use std::collections::BTreeMap;
 
 pub struct MarkdownPricing;
 
@@ -37,6 +38,8 @@ pub struct Settings {
     pub categories: Option<Vec<String>>,
     pub elderly_percent: i64,
     pub floor_percent: i64,
+    /// `floor.<SKU>` settings: floor unit prices in cents.
+    pub floors: BTreeMap<String, Cents>,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
             categories: config::get("categories").map(|_| config::list_or("categories", &[])),
             elderly_percent: config::parse_or("elderly-percent", 5)?,
             floor_percent: config::parse_or("floor-percent", 40)?,
+            floors: floor_settings()?,
         };
         for (key, value) in [
             ("last-day-percent", settings.last_day_percent),
@@ -78,8 +82,51 @@ impl Settings {
     }
 }
 
-/// Price a basket at `now`: the whole policy, free of host calls but the per-SKU floor
-/// settings.
+/// Every `floor.<SKU>` setting, parsed.
+fn floor_settings() -> Result<BTreeMap<String, Cents>, PolicyError> {
+    let mut floors = BTreeMap::new();
+    for (key, value) in config::entries() {
+        if let Some(sku) = key.strip_prefix("floor.") {
+            let floor = value.trim().parse::<Cents>().map_err(|err| {
+                PolicyError::BadConfig(format!("setting `{key}` = {value:?}: {err}"))
+            })?;
+            floors.insert(sku.to_string(), floor);
+        }
+    }
+    Ok(floors)
+}
+
+/// The receipt texts, written once per call rather than once per line.
+struct Reasons {
+    last_hours: String,
+    last_day: String,
+    care: String,
+}
+
+impl Reasons {
+    fn new(settings: &Settings) -> Reasons {
+        Reasons {
+            last_hours: format!(
+                "临期折扣 −{}% (expires within hours)",
+                settings.last_hours_percent
+            ),
+            last_day: format!("临期折扣 −{}% (expires today)", settings.last_day_percent),
+            care: format!(
+                "敬老助残折扣 −{}% (elderly/disabled care)",
+                settings.elderly_percent
+            ),
+        }
+    }
+}
+
+/// A line's markdown step.
+#[derive(Clone, Copy)]
+enum Step {
+    LastHours,
+    LastDay,
+}
+
+/// Price a basket at `now`: the whole policy, free of host calls.
 pub fn quote(
     request: &QuoteRequest,
     settings: &Settings,
@@ -89,6 +136,7 @@ pub fn quote(
         .customer
         .as_ref()
         .is_some_and(|customer| customer.elderly_or_disabled);
+    let reasons = Reasons::new(settings);
     let mut lines = Vec::with_capacity(request.lines.len());
     let mut adjustments = Vec::new();
     for (index, line) in request.lines.iter().enumerate() {
@@ -100,14 +148,17 @@ pub fn quote(
         }
         let markdown = markdown_step(line, settings, now, index)?;
         let shelf = line.unit_price;
-        let after_markdown =
-            markdown.map_or(shelf, |(percent, _)| shelf - percent_of(shelf, percent));
+        let after_markdown = match markdown {
+            Some(Step::LastHours) => shelf - percent_of(shelf, settings.last_hours_percent),
+            Some(Step::LastDay) => shelf - percent_of(shelf, settings.last_day_percent),
+            None => shelf,
+        };
         let after_care = if elderly {
             after_markdown - percent_of(after_markdown, settings.elderly_percent)
         } else {
             after_markdown
         };
-        let floor = floor_price(line, settings)?;
+        let floor = floor_price(line, settings);
         // The floor limits discounts; it never raises a price above the shelf price.
         let unit_price = after_care.max(floor).min(shelf);
         let limited = unit_price > after_care;
@@ -116,28 +167,31 @@ pub fn quote(
         let care_unit = allowed - markdown_unit;
         let qty = i64::from(line.qty);
         let line_index = index as u32;
-        let suffix = if limited {
-            "，已按底价封顶 (floor price)"
-        } else {
-            ""
+        let reason = |text: &String| {
+            if limited {
+                format!("{text}，已按底价封顶 (floor price)")
+            } else {
+                text.clone()
+            }
         };
-        if let Some((percent, why)) = markdown
+        if let Some(step) = markdown
             && markdown_unit > 0
         {
+            let text = match step {
+                Step::LastHours => &reasons.last_hours,
+                Step::LastDay => &reasons.last_day,
+            };
             adjustments.push(Adjustment {
                 line: line_index,
                 amount: -markdown_unit * qty,
-                reason: format!("临期折扣 −{percent}% ({why}){suffix}"),
+                reason: reason(text),
             });
         }
         if care_unit > 0 {
             adjustments.push(Adjustment {
                 line: line_index,
                 amount: -care_unit * qty,
-                reason: format!(
-                    "敬老助残折扣 −{}% (elderly/disabled care){suffix}",
-                    settings.elderly_percent
-                ),
+                reason: reason(&reasons.care),
             });
         }
         lines.push(LinePrice {
@@ -149,13 +203,13 @@ pub fn quote(
     Ok(PriceQuote { lines, adjustments })
 }
 
-/// The markdown step of a line at `now`, with the words for the receipt, or `None`.
+/// The markdown step of a line at `now`, or `None`.
 fn markdown_step(
     line: &BasketLine,
     settings: &Settings,
     now: Timestamp,
     index: usize,
-) -> Result<Option<(i64, &'static str)>, PolicyError> {
+) -> Result<Option<Step>, PolicyError> {
     let Some(expires_at) = line.expires_at else {
         return Ok(None);
     };
@@ -172,19 +226,19 @@ fn markdown_step(
         return Ok(None);
     }
     Ok(if left <= settings.last_hours * HOUR_MS {
-        Some((settings.last_hours_percent, "expires within hours"))
+        Some(Step::LastHours)
     } else if left <= DAY_MS {
-        Some((settings.last_day_percent, "expires today"))
+        Some(Step::LastDay)
     } else {
         None
     })
 }
 
 /// The lowest unit price this policy may charge for a line.
-fn floor_price(line: &BasketLine, settings: &Settings) -> Result<Cents, PolicyError> {
+fn floor_price(line: &BasketLine, settings: &Settings) -> Cents {
     let by_share = ceil_percent_of(line.unit_price, settings.floor_percent);
-    let by_sku: Cents = config::parse_or(&format!("floor.{}", line.sku), 0)?;
-    Ok(by_share.max(by_sku))
+    let by_sku = settings.floors.get(&line.sku).copied().unwrap_or(0);
+    by_share.max(by_sku)
 }
 
 /// `percent`% of `amount`, rounded half up to a cent.

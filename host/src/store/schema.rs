@@ -1,0 +1,106 @@
+//! The store's schema, as numbered migrations. `PRAGMA user_version` records how many
+//! have run; each runs in its own transaction, so a crash mid-migration leaves the
+//! previous version intact.
+
+/// Migration N (1-based) is `MIGRATIONS[N - 1]`. Append only: a shipped migration never
+/// changes.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: catalogue, batches, sales, stock movements, plugins, outbox.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE sku (
+        sku           TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        category      TEXT NOT NULL,
+        unit_price    INTEGER NOT NULL CHECK (unit_price >= 0),
+        local_produce INTEGER NOT NULL DEFAULT 0,
+        fresh         INTEGER NOT NULL DEFAULT 0,
+        reusable_box  INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE batch (
+        batch        TEXT PRIMARY KEY,
+        sku          TEXT NOT NULL REFERENCES sku(sku),
+        supplier     TEXT,
+        received_at  INTEGER NOT NULL,
+        expires_at   INTEGER,
+        qty_received INTEGER NOT NULL CHECK (qty_received > 0),
+        qty_on_hand  INTEGER NOT NULL CHECK (qty_on_hand >= 0)
+    );
+    -- FIFO: the oldest batch of a SKU with stock is sold first.
+    CREATE INDEX batch_fifo ON batch (sku, received_at, batch);
+
+    CREATE TABLE sale (
+        sale      INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        customer  TEXT,
+        total     INTEGER NOT NULL
+    );
+    CREATE INDEX sale_at ON sale (at);
+
+    -- One row per (line, batch): a line spanning two batches is two rows.
+    CREATE TABLE sale_line (
+        sale        INTEGER NOT NULL REFERENCES sale(sale),
+        line        INTEGER NOT NULL,
+        sku         TEXT NOT NULL,
+        batch       TEXT NOT NULL,
+        qty         INTEGER NOT NULL CHECK (qty > 0),
+        shelf_price INTEGER NOT NULL,
+        unit_price  INTEGER NOT NULL,
+        PRIMARY KEY (sale, line)
+    );
+    CREATE INDEX sale_line_batch ON sale_line (batch);
+    CREATE INDEX sale_line_sku ON sale_line (sku);
+
+    -- The receipt's explanation: which install changed which line, by how much, why.
+    CREATE TABLE sale_adjustment (
+        sale    INTEGER NOT NULL REFERENCES sale(sale),
+        line    INTEGER NOT NULL,
+        install TEXT NOT NULL,
+        amount  INTEGER NOT NULL,
+        reason  TEXT NOT NULL
+    );
+    CREATE INDEX sale_adjustment_sale ON sale_adjustment (sale);
+
+    -- Every change of a batch's stock: receipts, sales, transfers, write-offs.
+    CREATE TABLE stock_movement (
+        movement  INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        batch     TEXT NOT NULL REFERENCES batch(batch),
+        delta     INTEGER NOT NULL,
+        reason    TEXT NOT NULL,
+        reference TEXT
+    );
+    CREATE INDEX stock_movement_batch ON stock_movement (batch, at);
+
+    CREATE TABLE plugin_install (
+        install   TEXT PRIMARY KEY,
+        world     TEXT NOT NULL,
+        position  INTEGER NOT NULL,
+        enabled   INTEGER NOT NULL DEFAULT 1,
+        config    TEXT NOT NULL DEFAULT '{}',
+        grants    TEXT NOT NULL DEFAULT '[]',
+        wasm      BLOB NOT NULL
+    );
+
+    CREATE TABLE plugin_kv (
+        install TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   BLOB NOT NULL,
+        PRIMARY KEY (install, key)
+    );
+
+    -- Events for the alliance, written in the same transaction as the change.
+    CREATE TABLE outbox (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        acked   INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
+];
