@@ -2,6 +2,8 @@
 //! components in a sandbox; `reference` holds the reference plugins built with the
 //! host; the `linli` binary wraps them in the store CLI.
 
+pub mod api;
+pub mod daemon;
 pub mod reference;
 pub mod runtime;
 pub mod store;

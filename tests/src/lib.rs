@@ -132,3 +132,138 @@ fn workspace_binary(name: &str) -> PathBuf {
     });
     target_dir().join("debug").join(name)
 }
+
+/// A running `linli daemon` on a free loopback port with its own data directory. It is
+/// killed when dropped, so every test cleans up the process it started.
+pub struct Daemon {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    pub token: String,
+    /// What the daemon printed on stderr before it was ready (the admin-token line).
+    pub startup_stderr: String,
+    agent: ureq::Agent,
+}
+
+impl Daemon {
+    /// Start the daemon on `data_dir` and wait until it listens.
+    pub fn start(data_dir: &Path) -> Daemon {
+        use std::io::{BufRead, BufReader, Read};
+        let mut child = Command::new(linli())
+            .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start linli daemon");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = match line.trim().strip_prefix("linli daemon listening on ") {
+            Some(url) => url.to_string(),
+            None => {
+                let mut stderr = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .unwrap();
+                panic!("the daemon did not start: {line}{stderr}");
+            }
+        };
+        // Keep draining both pipes so the daemon never blocks on a full pipe.
+        let mut stderr = child.stderr.take().unwrap();
+        let (sender, startup) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            let mut seen = Vec::new();
+            let mut reported = false;
+            while let Ok(read) = stderr.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buffer[..read]);
+                if !reported && String::from_utf8_lossy(&seen).contains("serving") {
+                    let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+                    reported = true;
+                }
+            }
+            if !reported {
+                let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+            }
+        });
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let startup_stderr = startup
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_default();
+        let token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .expect("the daemon keeps its admin token in the data directory")
+            .trim()
+            .to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Daemon {
+            child,
+            url,
+            token,
+            startup_stderr,
+            agent,
+        }
+    }
+
+    /// GET a path; the status and the JSON body.
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.agent.get(format!("{}{path}", self.url)).call();
+        Self::answer(response)
+    }
+
+    /// POST JSON with the admin token.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.post_raw(path, &body.to_string(), true)
+    }
+
+    /// POST raw text, with or without the admin token.
+    pub fn post_raw(&self, path: &str, body: &str, with_token: bool) -> (u16, serde_json::Value) {
+        let mut request = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json");
+        if with_token {
+            request = request.header("authorization", format!("Bearer {}", self.token));
+        }
+        Self::answer(request.send(body))
+    }
+
+    fn answer(
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> (u16, serde_json::Value) {
+        let mut response = response.expect("the daemon answers");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+
+    /// SIGKILL: the process dies wherever it is.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

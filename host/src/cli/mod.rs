@@ -23,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the store host: the HTTP API on the store database, with the reference
+    /// plugins installed and (by default) a demo catalogue.
+    Daemon(DaemonArgs),
     /// Work with policy plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -38,9 +41,55 @@ enum PluginCommand {
     Inspect(plugin_inspect::InspectArgs),
 }
 
+/// Settings of `linli daemon`. Defaults: listen on 127.0.0.1:7878, data in
+/// ./linli-data, demo catalogue on, circuit breaker after 5 consecutive failures, plugin
+/// limits fuel 10M / 16 MiB / 50 ms / 1 MiB in and out.
+#[derive(clap::Args)]
+struct DaemonArgs {
+    /// A TOML file replacing any default: listen = "127.0.0.1:7878",
+    /// data-dir = "linli-data", demo = true, breaker-threshold = 5, and a [limits] table
+    /// with fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Address to listen on (overrides the config file); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// The data directory: database, admin token, compiled-plugin cache (overrides the
+    /// config file).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+fn daemon(args: DaemonArgs) -> ExitCode {
+    let config = match &args.config {
+        Some(path) => linli_host::daemon::DaemonConfig::read(path),
+        None => Ok(linli_host::daemon::DaemonConfig::default()),
+    };
+    let result = config.and_then(|mut config| {
+        if let Some(listen) = args.listen {
+            config.listen = listen;
+        }
+        if let Some(data_dir) = args.data_dir {
+            config.data_dir = data_dir;
+        }
+        linli_host::daemon::run(config)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("linli daemon: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Daemon(args) => {
+            init_logging(cli.log_json, "info");
+            daemon(args)
+        }
         Command::Plugin(PluginCommand::Run(args)) => {
             // The plugin's own log lines come back in the printed JSON; stderr keeps
             // only what went wrong.

@@ -5,7 +5,9 @@
 //! the till was told is recorded must survive one. WAL keeps that affordable (one sync
 //! of the log per commit, readers never blocked by the writer).
 
+pub mod catalogue;
 pub mod kv;
+pub mod sales;
 mod schema;
 
 use rusqlite::{Connection, OpenFlags};

@@ -1,0 +1,240 @@
+//! Checkout: quote a basket through the pricing pipeline (prices and the adjustment
+//! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
+
+use super::{ApiError, AppState, Body, now_ms};
+use crate::runtime::QuoteRequest;
+use crate::runtime::World;
+use crate::runtime::bindings::types::{BasketLine, CustomerRef};
+use crate::runtime::pipeline::{Refusal, Skipped, TrailEntry};
+use crate::store::catalogue;
+use crate::store::sales::{self, SoldAdjustment, SoldLine};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub fn reading() -> Router<AppState> {
+    Router::new()
+        .route("/checkout/quote", post(quote))
+        .route("/checkout/sales/{sale}", get(receipt))
+}
+
+pub fn mutating() -> Router<AppState> {
+    Router::new().route("/checkout/commit", post(commit))
+}
+
+/// A basket as the till sends it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basket {
+    pub lines: Vec<Wanted>,
+    /// The customer, when they showed a member or care card.
+    #[serde(default)]
+    pub customer: Option<CustomerRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wanted {
+    pub sku: String,
+    pub qty: u32,
+}
+
+/// One priced line: the units of one SKU from one batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotedLine {
+    pub sku: String,
+    pub name: String,
+    pub batch: String,
+    pub expires_at: Option<i64>,
+    pub qty: u32,
+    pub shelf_price: i64,
+    pub unit_price: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    pub lines: Vec<QuotedLine>,
+    /// Every change, by which install, to which line (an index into `lines`), and why.
+    pub adjustments: Vec<TrailEntry>,
+    /// Pricing installs that refused the basket (a commit is refused while any does).
+    pub refusals: Vec<Refusal>,
+    /// Pricing installs that failed; their lines kept the price they had.
+    pub skipped: Vec<Skipped>,
+    pub shelf_total: i64,
+    pub total: i64,
+}
+
+#[derive(Serialize)]
+struct Sale {
+    sale: i64,
+    #[serde(flatten)]
+    quote: Quote,
+}
+
+async fn receipt(
+    State(state): State<AppState>,
+    Path(sale): Path<i64>,
+) -> Result<Json<sales::Receipt>, ApiError> {
+    state
+        .with_db(move |conn, _| {
+            let receipt = sales::receipt(conn, sale)?;
+            receipt
+                .map(Json)
+                .ok_or_else(|| ApiError::NotFound(format!("sale {sale}: no such sale")))
+        })
+        .await
+}
+
+async fn quote(
+    State(state): State<AppState>,
+    Body(basket): Body<Basket>,
+) -> Result<Json<Quote>, ApiError> {
+    state
+        .with_db(move |conn, state| Ok(Json(price(conn, state, &basket, now_ms())?)))
+        .await
+}
+
+async fn commit(
+    State(state): State<AppState>,
+    Body(basket): Body<Basket>,
+) -> Result<(StatusCode, Json<Sale>), ApiError> {
+    state
+        .with_db(move |conn, state| {
+            if basket.lines.is_empty() {
+                return Err(ApiError::Unprocessable(
+                    "lines: a sale needs at least one line".into(),
+                ));
+            }
+            let now = now_ms();
+            // Priced with the database held: no other request can take the stock
+            // between the allocation and the write. Plugin kv writes go through their
+            // own connection and no write transaction is open here yet.
+            let quote = price(conn, state, &basket, now)?;
+            if !quote.refusals.is_empty() {
+                let reasons: Vec<String> = quote
+                    .refusals
+                    .iter()
+                    .map(|refusal| format!("{}: {:?}", refusal.install, refusal.error))
+                    .collect();
+                return Err(ApiError::Unprocessable(format!(
+                    "the sale is refused by pricing: {}",
+                    reasons.join("; ")
+                )));
+            }
+            let lines: Vec<SoldLine> = quote
+                .lines
+                .iter()
+                .map(|line| SoldLine {
+                    sku: line.sku.clone(),
+                    batch: line.batch.clone(),
+                    qty: line.qty,
+                    shelf_price: line.shelf_price,
+                    unit_price: line.unit_price,
+                })
+                .collect();
+            let adjustments: Vec<SoldAdjustment> = quote
+                .adjustments
+                .iter()
+                .map(|entry| SoldAdjustment {
+                    line: entry.line,
+                    install: entry.install.clone(),
+                    amount: entry.amount,
+                    reason: entry.reason.clone(),
+                })
+                .collect();
+            let customer = basket
+                .customer
+                .as_ref()
+                .map(|customer| customer.pseudonym.as_str());
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let sale = sales::record(&tx, now, customer, &lines, &adjustments)?;
+            tx.commit()?;
+            Ok((StatusCode::CREATED, Json(Sale { sale, quote })))
+        })
+        .await
+}
+
+/// Allocate the basket to batches (FIFO) and run the pricing pipeline over it.
+fn price(
+    conn: &Connection,
+    state: &AppState,
+    basket: &Basket,
+    now: i64,
+) -> Result<Quote, ApiError> {
+    let mut consumed = HashMap::new();
+    let mut quoted = Vec::new();
+    let mut request = QuoteRequest {
+        lines: Vec::new(),
+        customer: basket.customer.clone(),
+    };
+    if let Some(customer) = &basket.customer
+        && customer.pseudonym.trim().is_empty()
+    {
+        return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
+    }
+    for (index, wanted) in basket.lines.iter().enumerate() {
+        if wanted.qty == 0 {
+            return Err(ApiError::Unprocessable(format!(
+                "lines[{index}].qty: must be at least 1"
+            )));
+        }
+        let sku = catalogue::sku(conn, &wanted.sku)?.ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "lines[{index}].sku: {} is not in the catalogue",
+                wanted.sku
+            ))
+        })?;
+        let allocations = catalogue::allocate(conn, &sku.sku, wanted.qty, now, &mut consumed)?
+            .map_err(|available| {
+                ApiError::Conflict(format!(
+                    "lines[{index}]: {} wanted of SKU {}, only {available} in stock (unexpired)",
+                    wanted.qty, sku.sku
+                ))
+            })?;
+        for allocation in allocations {
+            request.lines.push(BasketLine {
+                sku: sku.sku.clone(),
+                qty: allocation.qty,
+                unit_price: sku.unit_price,
+                category: sku.category.clone(),
+                local_produce: sku.local_produce,
+                batch: Some(allocation.batch.clone()),
+                expires_at: allocation.expires_at,
+            });
+            quoted.push(QuotedLine {
+                sku: sku.sku.clone(),
+                name: sku.name.clone(),
+                batch: allocation.batch,
+                expires_at: allocation.expires_at,
+                qty: allocation.qty,
+                shelf_price: sku.unit_price,
+                unit_price: sku.unit_price,
+                total: sku.unit_price * i64::from(allocation.qty),
+            });
+        }
+    }
+    let priced = state.pipeline(World::Pricing).quote(&request, now);
+    for (line, (unit_price, total)) in quoted
+        .iter_mut()
+        .zip(priced.unit_prices.iter().zip(&priced.totals))
+    {
+        line.unit_price = *unit_price;
+        line.total = *total;
+    }
+    Ok(Quote {
+        shelf_total: quoted
+            .iter()
+            .map(|line| line.shelf_price * i64::from(line.qty))
+            .sum(),
+        total: quoted.iter().map(|line| line.total).sum(),
+        lines: quoted,
+        adjustments: priced.trail,
+        refusals: priced.refusals,
+        skipped: priced.skipped,
+    })
+}

@@ -1,0 +1,168 @@
+//! The store's HTTP API (`/v1`, JSON). Routers are composed from one module per
+//! resource; handlers return `Result<Json<T>, ApiError>`; blocking work (SQLite, plugin
+//! calls) runs on the blocking pool.
+
+mod checkout;
+mod health;
+mod inventory;
+mod plugins;
+mod trace;
+
+use crate::runtime::World;
+use crate::runtime::pipeline::Pipeline;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use rusqlite::Connection;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store database. One connection: SQLite has one writer anyway, and requests
+    /// are short.
+    pub db: Arc<Mutex<Connection>>,
+    pub pipelines: Arc<BTreeMap<World, Pipeline>>,
+    /// The admin token mutating routes require.
+    pub token: Arc<str>,
+}
+
+impl AppState {
+    pub fn pipeline(&self, world: World) -> &Pipeline {
+        &self.pipelines[&world]
+    }
+
+    /// Run blocking work with the database.
+    pub async fn with_db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = state
+                .db
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut conn, &state)
+        })
+        .await
+        .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let mutating = Router::new()
+        .merge(checkout::mutating())
+        .merge(inventory::mutating())
+        .merge(plugins::mutating())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    let reading = Router::new()
+        .merge(checkout::reading())
+        .merge(inventory::reading())
+        .merge(plugins::reading())
+        .merge(trace::reading());
+    Router::new()
+        .nest("/v1", mutating.merge(reading))
+        .merge(health::routes())
+        .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
+        .with_state(state)
+}
+
+/// An error a client can act on: the status and a message naming what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(
+        "missing or wrong bearer token: send `Authorization: Bearer <token>` (the token is in the data directory's admin-token file)"
+    )]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        ApiError::Internal(format!("database: {err}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("{self}");
+        }
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// A JSON body whose rejection (broken JSON, a missing or mistyped field) is an
+/// `ApiError` naming the problem, like every other error.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::JsonDataError(err) => {
+                    ApiError::Unprocessable(format!("body: {}", err.body_text()))
+                }
+                other => ApiError::BadRequest(format!("body: {}", other.body_text())),
+            }),
+        }
+    }
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if same(token.trim().as_bytes(), state.token.as_bytes()) => {
+            next.run(request).await
+        }
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+/// Compare without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The time requests are served at, in unix milliseconds.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

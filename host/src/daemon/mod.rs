@@ -1,0 +1,250 @@
+//! `linli daemon`: the store host. Opens the store database in the data directory,
+//! installs the reference plugins on first start, seeds the demo catalogue, and serves
+//! the HTTP API until SIGTERM or ctrl-c, finishing requests in flight before it exits.
+
+mod demo;
+
+use crate::api::{self, AppState};
+use crate::reference::REFERENCE_PLUGINS;
+use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Install, Pipeline};
+use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World};
+use crate::store;
+use crate::store::kv::SqliteKv;
+use rusqlite::{Connection, params};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The daemon's settings. Every field has a default; a `--config` file replaces any of
+/// them, `--listen` and `--data-dir` override the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DaemonConfig {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Where the database, the admin token and the compiled-plugin cache live.
+    pub data_dir: PathBuf,
+    /// Seed the demo catalogue into an empty store.
+    pub demo: bool,
+    /// Consecutive failures after which a plugin install is disabled.
+    pub breaker_threshold: u32,
+    /// Limits of every plugin call, unless an install sets its own.
+    pub limits: Limits,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("linli-data"),
+            demo: true,
+            breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// Read a TOML config file; the error names the file and the setting.
+    pub fn read(path: &Path) -> Result<DaemonConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("config {}: cannot read: {err}", path.display()))?;
+        toml::from_str(&text).map_err(|err| format!("config {}: {err}", path.display()))
+    }
+}
+
+/// The file in the data directory that holds the admin token.
+pub const TOKEN_FILE: &str = "admin-token";
+
+/// Start the daemon and serve until a shutdown signal.
+pub fn run(config: DaemonConfig) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the async runtime: {err}"))?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: DaemonConfig) -> Result<(), String> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|err| {
+        format!(
+            "data directory {}: cannot create: {err}",
+            data_dir.display()
+        )
+    })?;
+    let mut conn = store::open(data_dir).map_err(|err| err.to_string())?;
+    let token = admin_token(data_dir)?;
+    let now = api::now_ms();
+    if config.demo {
+        let seeded = demo::seed(&mut conn, now).map_err(|err| format!("demo catalogue: {err}"))?;
+        if seeded > 0 {
+            tracing::info!(skus = seeded, "demo catalogue seeded");
+        }
+    }
+    install_reference_plugins(&conn)
+        .map_err(|err| format!("installing the reference plugins: {err}"))?;
+    let pipelines = load_pipelines(&conn, &config)?;
+
+    let state = AppState {
+        db: Arc::new(Mutex::new(conn)),
+        pipelines: Arc::new(pipelines),
+        token: Arc::from(token),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| format!("listening socket: {err}"))?;
+    // One line on stdout that scripts and tests wait for.
+    println!("linli daemon listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%address, data_dir = %data_dir.display(), "serving");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|err| format!("server: {err}"))?;
+    tracing::info!("stopped: requests in flight finished");
+    Ok(())
+}
+
+/// The admin token: read from the data directory, or made and kept there (mode 0600)
+/// on first start, and printed that once.
+fn admin_token(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join(TOKEN_FILE);
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        let token = token.trim().to_string();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|err| format!("cannot make an admin token: {err}"))?;
+    let token = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|err| format!("admin token {}: cannot write: {err}", path.display()))?;
+    writeln!(file, "{token}")
+        .and_then(|_| file.sync_all())
+        .map_err(|err| format!("admin token {}: cannot write: {err}", path.display()))?;
+    eprintln!(
+        "linli: admin token (shown once; kept in {}): {token}",
+        path.display()
+    );
+    Ok(token)
+}
+
+/// Install the reference plugins the first time the store starts (later starts keep
+/// whatever the owner made of them).
+fn install_reference_plugins(conn: &Connection) -> rusqlite::Result<()> {
+    let installed: i64 =
+        conn.query_row("SELECT count(*) FROM plugin_install", [], |row| row.get(0))?;
+    if installed > 0 {
+        return Ok(());
+    }
+    for (position, plugin) in REFERENCE_PLUGINS.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO plugin_install (install, world, position, enabled, wasm) VALUES (?1, ?2, ?3, 1, ?4)",
+            params![plugin.name, plugin.world, position as i64, plugin.wasm],
+        )?;
+    }
+    Ok(())
+}
+
+/// Load every install from the database into its world's pipeline.
+fn load_pipelines(
+    conn: &Connection,
+    config: &DaemonConfig,
+) -> Result<BTreeMap<World, Pipeline>, String> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
+    // The kv capability's keyspaces live in the same file, through their own
+    // connection, so a plugin call never waits on a request's transaction.
+    let kv_conn = Arc::new(Mutex::new(
+        store::open(&config.data_dir).map_err(|err| err.to_string())?,
+    ));
+    let pipelines: BTreeMap<World, Pipeline> = World::ALL
+        .into_iter()
+        .map(|world| (world, Pipeline::new(world, config.breaker_threshold)))
+        .collect();
+    let mut statement = conn
+        .prepare("SELECT install, world, enabled, config, grants, wasm FROM plugin_install ORDER BY position")
+        .map_err(|err| format!("plugin installs: {err}"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+            ))
+        })
+        .map_err(|err| format!("plugin installs: {err}"))?;
+    for row in rows {
+        let (id, world, enabled, settings, grants, wasm) =
+            row.map_err(|err| format!("plugin installs: {err}"))?;
+        let world = World::from_name(&world)
+            .ok_or_else(|| format!("plugin install {id}: unknown world {world}"))?;
+        let settings: BTreeMap<String, String> = serde_json::from_str(&settings)
+            .map_err(|err| format!("plugin install {id}: config: {err}"))?;
+        let grants: Vec<String> = serde_json::from_str(&grants)
+            .map_err(|err| format!("plugin install {id}: grants: {err}"))?;
+        let grants = Grants::parse(&grants).map_err(|err| format!("plugin install {id}: {err}"))?;
+        let plugin = runtime
+            .load_bytes(&id, Path::new(&id), &wasm, Some(world), &grants)
+            .map_err(|err| format!("plugin install {id}: {err}"))?;
+        let access = StoreAccess {
+            kv: Some(Arc::new(SqliteKv::new(kv_conn.clone(), id.clone()))),
+            ..StoreAccess::default()
+        };
+        let pipeline = &pipelines[&world];
+        pipeline.add(Install::new(
+            id.clone(),
+            Arc::new(plugin),
+            settings,
+            config.limits,
+            access,
+        ));
+        if !enabled {
+            pipeline
+                .set_enabled(&id, false)
+                .map_err(|err| err.to_string())?;
+        }
+    }
+    Ok(pipelines)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

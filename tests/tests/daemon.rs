@@ -1,0 +1,261 @@
+//! The real `linli daemon` over HTTP: start-up, checkout, inventory, trace, plugins,
+//! bad input, and no acknowledged sale lost to a SIGKILL.
+
+use linli_tests::Daemon;
+use serde_json::{Value, json};
+
+fn basket(lines: &[(&str, u32)]) -> Value {
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|(sku, qty)| json!({"sku": sku, "qty": qty}))
+        .collect();
+    json!({ "lines": lines })
+}
+
+fn on_hand(daemon: &Daemon, sku: &str) -> u64 {
+    let (status, body) = daemon.get(&format!("/v1/inventory/skus/{sku}"));
+    assert_eq!(status, 200, "{body}");
+    body["on_hand"].as_u64().unwrap()
+}
+
+#[test]
+fn first_start_makes_and_prints_a_token_once_and_restarts_keep_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    assert!(
+        daemon.startup_stderr.contains(&daemon.token),
+        "{}",
+        daemon.startup_stderr
+    );
+    let token = daemon.token.clone();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("admin-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, body) = daemon.get("/healthz");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (_, plugins) = daemon.get("/v1/plugins");
+    assert_eq!(plugins.as_array().unwrap().len(), 5, "{plugins}");
+    assert!(daemon.stop().success(), "SIGTERM is a clean exit");
+
+    let again = Daemon::start(dir.path());
+    assert_eq!(again.token, token);
+    assert!(!again.startup_stderr.contains(&token), "printed only once");
+    let (_, skus) = again.get("/v1/inventory/skus");
+    assert!(
+        skus.as_array().unwrap().len() >= 30,
+        "the demo catalogue is seeded once"
+    );
+}
+
+#[test]
+fn a_sale_is_priced_by_the_pipeline_recorded_and_takes_stock_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let (status, sku) = daemon.get("/v1/inventory/skus/EGGS-10");
+    assert_eq!(status, 200);
+    let oldest = sku["batches"][0]["batch"].as_str().unwrap().to_string();
+    let in_oldest = sku["batches"][0]["qty_on_hand"].as_u64().unwrap() as u32;
+    let before = on_hand(&daemon, "EGGS-10");
+
+    let elderly = json!({"pseudonym": "p-4411", "elderly_or_disabled": true, "tier": "Silver"});
+    let mut request = basket(&[("EGGS-10", in_oldest + 1), ("RICE-5KG", 1)]);
+    request["customer"] = elderly;
+    let (status, quote) = daemon.post_raw("/v1/checkout/quote", &request.to_string(), false);
+    assert_eq!(status, 200, "quoting needs no token: {quote}");
+    // The eggs span two batches: the oldest first.
+    assert_eq!(quote["lines"][0]["batch"], oldest.as_str());
+    assert_eq!(quote["lines"][0]["qty"], in_oldest);
+    assert_eq!(quote["lines"][1]["qty"], 1);
+    assert!(
+        quote["total"].as_i64() < quote["shelf_total"].as_i64(),
+        "care discount: {quote}"
+    );
+    let trail = quote["adjustments"].as_array().unwrap();
+    assert!(
+        trail
+            .iter()
+            .all(|entry| entry["install"] == "markdown-pricing"
+                && entry["reason"].as_str().is_some())
+    );
+    assert_eq!(on_hand(&daemon, "EGGS-10"), before, "a quote takes nothing");
+
+    let (status, sale) = daemon.post("/v1/checkout/commit", &request);
+    assert_eq!(status, 201, "{sale}");
+    assert_eq!(sale["total"], quote["total"]);
+    assert_eq!(
+        on_hand(&daemon, "EGGS-10"),
+        before - u64::from(in_oldest) - 1
+    );
+    let (status, receipt) = daemon.get(&format!("/v1/checkout/sales/{}", sale["sale"]));
+    assert_eq!(status, 200);
+    assert_eq!(receipt["total"], sale["total"]);
+    assert_eq!(
+        receipt["adjustments"].as_array().unwrap().len(),
+        trail.len()
+    );
+
+    let (status, trace) = daemon.get(&format!("/v1/trace/batches/{oldest}"));
+    assert_eq!(status, 200, "{trace}");
+    assert_eq!(trace["units_sold"], in_oldest);
+    assert_eq!(trace["notify"], json!(["p-4411"]));
+    let reasons: Vec<&str> = trace["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["received", "sold"]);
+}
+
+#[test]
+fn bad_requests_name_what_is_wrong_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let before = on_hand(&daemon, "MILK-1L");
+
+    let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[("MILK-1L", 10_000)]));
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("MILK-1L"),
+        "{body}"
+    );
+    let (status, body) = daemon.post(
+        "/v1/checkout/commit",
+        &basket(&[("MILK-1L", 1), ("NO-SUCH", 1)]),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("lines[1].sku"),
+        "{body}"
+    );
+    let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[("MILK-1L", 0)]));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("lines[0].qty"),
+        "{body}"
+    );
+    let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[]));
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = daemon.post_raw(
+        "/v1/checkout/commit",
+        r#"{"lines": [{"sku": "MILK-1L", "qty": "two"}]}"#,
+        true,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("qty"), "{body}");
+    let (status, body) = daemon.post_raw("/v1/checkout/commit", r#"{"lines": [{"sku": "#, true);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = daemon.post_raw(
+        "/v1/checkout/commit",
+        &basket(&[("MILK-1L", 1)]).to_string(),
+        false,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
+    let (status, _) = daemon.get("/v1/nothing-here");
+    assert_eq!(status, 404);
+    let (status, body) = daemon.get("/v1/trace/batches/NOPE-1");
+    assert_eq!(status, 404, "{body}");
+
+    assert_eq!(
+        on_hand(&daemon, "MILK-1L"),
+        before,
+        "no request left half-written state"
+    );
+}
+
+#[test]
+fn deliveries_add_batches_and_a_batch_is_received_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let before = on_hand(&daemon, "TOFU-500G");
+    let delivery = json!({"sku": "TOFU-500G", "qty": 24, "batch": "TOFU-LOCAL-0001", "supplier": "豆腐坊", "expires_at": 4_102_444_800_000i64});
+    let (status, batch) = daemon.post("/v1/inventory/deliveries", &delivery);
+    assert_eq!(status, 201, "{batch}");
+    assert_eq!(on_hand(&daemon, "TOFU-500G"), before + 24);
+    let (status, body) = daemon.post("/v1/inventory/deliveries", &delivery);
+    assert_eq!(status, 409, "{body}");
+    let expired = json!({"sku": "TOFU-500G", "qty": 5, "expires_at": 1_000});
+    let (status, body) = daemon.post("/v1/inventory/deliveries", &expired);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("expires_at"));
+}
+
+#[test]
+fn disabling_the_pricing_plugin_takes_it_out_of_the_pipeline_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let mut request = basket(&[("RICE-5KG", 1)]);
+    request["customer"] = json!({"pseudonym": "p-1", "elderly_or_disabled": true, "tier": "None"});
+    let (_, quote) = daemon.post("/v1/checkout/quote", &request);
+    assert!(!quote["adjustments"].as_array().unwrap().is_empty());
+    let (status, install) = daemon.post("/v1/plugins/markdown-pricing/disable", &json!({}));
+    assert_eq!(status, 200, "{install}");
+    assert_eq!(install["enabled"], false);
+    let (_, quote) = daemon.post("/v1/checkout/quote", &request);
+    assert!(
+        quote["adjustments"].as_array().unwrap().is_empty(),
+        "{quote}"
+    );
+    assert_eq!(quote["total"], 3990);
+    let (status, _) = daemon.post("/v1/plugins/no-such-plugin/disable", &json!({}));
+    assert_eq!(status, 404);
+    drop(daemon);
+
+    let daemon = Daemon::start(dir.path());
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let markdown = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "markdown-pricing")
+        .unwrap()
+        .clone();
+    assert_eq!(markdown["enabled"], false, "the owner's choice is kept");
+}
+
+#[test]
+fn sigkill_during_a_write_load_loses_no_acknowledged_sale() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for sku in ["WATER-550", "SOAP-BAR", "SALT-LOW"] {
+            let (daemon, acknowledged, stop) = (&daemon, &acknowledged, &stop);
+            scope.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, sale) = daemon.post("/v1/checkout/commit", &basket(&[(sku, 1)]));
+                    if status == 409 {
+                        break; // sold out
+                    }
+                    assert_eq!(status, 201, "{sale}");
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(sale["sale"].as_i64().unwrap());
+                }
+            });
+        }
+        while acknowledged.lock().unwrap().len() < 30 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    // Kill with writes possibly still in flight from the last requests.
+    daemon.kill();
+
+    let daemon = Daemon::start(dir.path());
+    for sale in &acknowledged {
+        let (status, receipt) = daemon.get(&format!("/v1/checkout/sales/{sale}"));
+        assert_eq!(status, 200, "acknowledged sale {sale} lost: {receipt}");
+    }
+    assert!(acknowledged.len() >= 30);
+}
