@@ -9,7 +9,16 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 /// (sku, name, category, price in cents, local, fresh, reusable box, shelf life in hours)
-type DemoSku = (&'static str, &'static str, &'static str, i64, bool, bool, bool, i64);
+type DemoSku = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    bool,
+    bool,
+    bool,
+    i64,
+);
 
 const CATALOGUE: &[DemoSku] = &[
     (

@@ -36,19 +36,33 @@ pub struct Allocation {
     pub expires_at: Option<i64>,
 }
 
+/// `SELECT` of the columns `sku_row` reads, followed by `$rest`.
+macro_rules! select_sku {
+    ($rest:literal) => {
+        concat!(
+            "SELECT sku, name, category, unit_price, local_produce, fresh, reusable_box FROM sku ",
+            $rest
+        )
+    };
+}
+
+/// `SELECT` of the columns `batch_row` reads, followed by `$rest`.
+macro_rules! select_batch {
+    ($rest:literal) => {
+        concat!(
+            "SELECT batch, sku, supplier, received_at, expires_at, qty_received, qty_on_hand FROM batch ",
+            $rest
+        )
+    };
+}
+
 pub fn sku(conn: &Connection, sku: &str) -> rusqlite::Result<Option<Sku>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT sku, name, category, unit_price, local_produce, fresh, reusable_box \
-         FROM sku WHERE sku = ?1",
-    )?;
+    let mut statement = conn.prepare_cached(select_sku!("WHERE sku = ?1"))?;
     statement.query_row([sku], sku_row).optional()
 }
 
 pub fn skus(conn: &Connection) -> rusqlite::Result<Vec<Sku>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT sku, name, category, unit_price, local_produce, fresh, reusable_box \
-         FROM sku ORDER BY category, sku",
-    )?;
+    let mut statement = conn.prepare_cached(select_sku!("ORDER BY category, sku"))?;
     let rows = statement.query_map([], sku_row)?;
     rows.collect()
 }
@@ -84,19 +98,15 @@ pub fn insert_sku(conn: &Connection, sku: &Sku) -> rusqlite::Result<()> {
 
 /// Batches of a SKU with stock, oldest first (the order they are sold in).
 pub fn batches(conn: &Connection, sku: &str) -> rusqlite::Result<Vec<Batch>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT batch, sku, supplier, received_at, expires_at, qty_received, qty_on_hand \
-         FROM batch WHERE sku = ?1 AND qty_on_hand > 0 ORDER BY received_at, batch",
-    )?;
+    let mut statement = conn.prepare_cached(select_batch!(
+        "WHERE sku = ?1 AND qty_on_hand > 0 ORDER BY received_at, batch"
+    ))?;
     let rows = statement.query_map([sku], batch_row)?;
     rows.collect()
 }
 
 pub fn batch(conn: &Connection, batch: &str) -> rusqlite::Result<Option<Batch>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT batch, sku, supplier, received_at, expires_at, qty_received, qty_on_hand \
-         FROM batch WHERE batch = ?1",
-    )?;
+    let mut statement = conn.prepare_cached(select_batch!("WHERE batch = ?1"))?;
     statement.query_row([batch], batch_row).optional()
 }
 
