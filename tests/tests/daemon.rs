@@ -259,3 +259,55 @@ fn sigkill_during_a_write_load_loses_no_acknowledged_sale() {
     }
     assert!(acknowledged.len() >= 30);
 }
+
+#[test]
+fn box_returns_earn_refunds_and_points_that_redeem_as_discounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let customer = json!({"pseudonym": "p-box-7", "elderly_or_disabled": false, "tier": "Basic"});
+    let returned =
+        json!({"customer": customer, "kind": "DepositBox", "count": 2, "condition": "Good"});
+    let (status, entry) = daemon.post("/v1/recycling/returns", &returned);
+    assert_eq!(status, 201, "{entry}");
+    assert_eq!(entry["refund"], 2000, "10 yuan per box");
+    let earned = entry["points"].as_i64().unwrap();
+    assert!(earned > 0);
+    assert_eq!(entry["balance"], earned);
+    assert_eq!(entry["install"], "recycling-points");
+
+    let packaging =
+        json!({"customer": customer, "kind": "Packaging", "count": 60, "condition": "Good"});
+    let (_, entry) = daemon.post("/v1/recycling/returns", &packaging);
+    let balance = entry["balance"].as_i64().unwrap();
+    assert!(balance > earned);
+
+    let too_much = json!({"customer": customer, "requested": balance + 1, "basket_total": 10_000});
+    let (status, body) = daemon.post("/v1/recycling/redemptions", &too_much);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(&balance.to_string()),
+        "{body}"
+    );
+
+    let spend = json!({"customer": customer, "requested": 100, "basket_total": 10_000});
+    let (status, entry) = daemon.post("/v1/recycling/redemptions", &spend);
+    assert_eq!(status, 201, "{entry}");
+    assert_eq!(entry["points"], -100);
+    assert_eq!(entry["discount"], 100, "100 points buy one yuan");
+    let (status, account) = daemon.get("/v1/recycling/accounts/p-box-7");
+    assert_eq!(status, 200);
+    assert_eq!(account["balance"], balance - 100);
+    assert_eq!(account["entries"].as_array().unwrap().len(), 3);
+
+    let (status, body) = daemon.post(
+        "/v1/recycling/returns",
+        &json!({"customer": customer, "kind": "Bottle", "count": 1, "condition": "Good"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("kind"), "{body}");
+    let (status, _) = daemon.post_raw("/v1/recycling/returns", &returned.to_string(), false);
+    assert_eq!(status, 401);
+}

@@ -6,6 +6,7 @@ mod checkout;
 mod health;
 mod inventory;
 mod plugins;
+mod recycling;
 mod trace;
 
 use crate::runtime::World;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(checkout::mutating())
         .merge(inventory::mutating())
         .merge(plugins::mutating())
+        .merge(recycling::mutating())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(checkout::reading())
         .merge(inventory::reading())
         .merge(plugins::reading())
+        .merge(recycling::reading())
         .merge(trace::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
@@ -92,6 +95,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// No working plugin could decide: the store has to fix its installs.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -110,6 +116,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

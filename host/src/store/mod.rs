@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod kv;
+pub mod points;
 pub mod sales;
 mod schema;
 

@@ -103,4 +103,18 @@ pub const MIGRATIONS: &[&str] = &[
         acked   INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 2: the recycling points ledger: every refund and every point, per pseudonym.
+    r#"
+    CREATE TABLE points_ledger (
+        entry    INTEGER PRIMARY KEY,
+        customer TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        kind     TEXT NOT NULL,
+        points   INTEGER NOT NULL,
+        refund   INTEGER NOT NULL DEFAULT 0,
+        discount INTEGER NOT NULL DEFAULT 0,
+        reason   TEXT NOT NULL
+    );
+    CREATE INDEX points_ledger_customer ON points_ledger (customer, entry);
+    "#,
 ];

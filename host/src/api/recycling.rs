@@ -1,0 +1,197 @@
+//! Recycling: box and packaging returns (the plugin decides refund and points, the
+//! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
+
+use super::{ApiError, AppState, Body, now_ms};
+use crate::runtime::bindings::types::CustomerRef;
+use crate::runtime::pipeline::PipelineError;
+use crate::runtime::{Answer, Call, Condition, RedemptionRequest, ReturnEvent, ReturnKind, World};
+use crate::store::points::{self, Entry};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub fn reading() -> Router<AppState> {
+    Router::new().route("/recycling/accounts/{pseudonym}", get(account))
+}
+
+pub fn mutating() -> Router<AppState> {
+    Router::new()
+        .route("/recycling/returns", post(record_return))
+        .route("/recycling/redemptions", post(redeem))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Return {
+    customer: CustomerRef,
+    kind: ReturnKind,
+    count: u32,
+    condition: Condition,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Redemption {
+    customer: CustomerRef,
+    /// Points the customer wants to use.
+    requested: u32,
+    /// Total of the basket the discount applies to, in cents.
+    basket_total: i64,
+}
+
+#[derive(Serialize)]
+struct Recorded {
+    #[serde(flatten)]
+    entry: Entry,
+    balance: i64,
+    /// The install that decided.
+    install: String,
+}
+
+#[derive(Serialize)]
+struct Account {
+    pseudonym: String,
+    balance: i64,
+    /// The latest entries, newest first.
+    entries: Vec<Entry>,
+}
+
+async fn account(
+    State(state): State<AppState>,
+    Path(pseudonym): Path<String>,
+) -> Result<Json<Account>, ApiError> {
+    state
+        .with_db(move |conn, _| {
+            Ok(Json(Account {
+                balance: points::balance(conn, &pseudonym)?,
+                entries: points::entries(conn, &pseudonym, 50)?,
+                pseudonym,
+            }))
+        })
+        .await
+}
+
+async fn record_return(
+    State(state): State<AppState>,
+    Body(returned): Body<Return>,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let customer = checked_pseudonym(&returned.customer)?;
+            let call = Call::OnReturn(ReturnEvent {
+                customer: returned.customer.clone(),
+                kind: returned.kind,
+                count: returned.count,
+                condition: returned.condition,
+            });
+            let now = now_ms();
+            let decided = state
+                .pipeline(World::RecyclingPoints)
+                .decide(&call, now)
+                .map_err(refused)?;
+            let Answer::ReturnAward(award) = decided.answer else {
+                unreachable!("a checked on-return answer is an award")
+            };
+            let entry = Entry {
+                at: now,
+                kind: "return".into(),
+                points: i64::from(award.points),
+                refund: award.refund,
+                discount: 0,
+                reason: award.reason,
+            };
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            points::append(&tx, &customer, &entry)?;
+            let balance = points::balance(&tx, &customer)?;
+            tx.commit()?;
+            Ok((
+                StatusCode::CREATED,
+                Json(Recorded {
+                    entry,
+                    balance,
+                    install: decided.install,
+                }),
+            ))
+        })
+        .await
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    Body(redemption): Body<Redemption>,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let customer = checked_pseudonym(&redemption.customer)?;
+            let now = now_ms();
+            // The balance is read and spent in one transaction: two tills cannot spend
+            // the same points.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let balance = points::balance(&tx, &customer)?;
+            let call = Call::OnRedeem(RedemptionRequest {
+                customer: redemption.customer.clone(),
+                balance: u32::try_from(balance.max(0)).unwrap_or(u32::MAX),
+                requested: redemption.requested,
+                basket_total: redemption.basket_total,
+            });
+            let decided = state
+                .pipeline(World::RecyclingPoints)
+                .decide(&call, now)
+                .map_err(refused)?;
+            let Answer::RedemptionGrant(grant) = decided.answer else {
+                unreachable!("a checked on-redeem answer is a grant")
+            };
+            let entry = Entry {
+                at: now,
+                kind: "redemption".into(),
+                points: -i64::from(grant.points_used),
+                refund: 0,
+                discount: grant.discount,
+                reason: grant.reason,
+            };
+            if grant.points_used > 0 {
+                points::append(&tx, &customer, &entry)?;
+            }
+            let balance = points::balance(&tx, &customer)?;
+            tx.commit()?;
+            Ok((
+                StatusCode::CREATED,
+                Json(Recorded {
+                    entry,
+                    balance,
+                    install: decided.install,
+                }),
+            ))
+        })
+        .await
+}
+
+fn checked_pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
+    let pseudonym = customer.pseudonym.trim();
+    if pseudonym.is_empty() {
+        return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
+    }
+    Ok(pseudonym.to_string())
+}
+
+/// A pipeline that did not decide: the plugin's own refusal is the client's problem
+/// (422, with the plugin's words); no working plugin is the store's (503).
+pub(super) fn refused(err: PipelineError) -> ApiError {
+    match err {
+        PipelineError::Refused { install, error, .. } => {
+            ApiError::Unprocessable(format!("{install} refused: {}", policy_text(&error)))
+        }
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+fn policy_text(error: &crate::runtime::bindings::types::PolicyError) -> String {
+    use crate::runtime::bindings::types::PolicyError;
+    match error {
+        PolicyError::InvalidInput(text) => format!("invalid input: {text}"),
+        PolicyError::BadConfig(text) => format!("bad setting: {text}"),
+        PolicyError::Refused(text) => text.clone(),
+    }
+}
