@@ -311,3 +311,78 @@ fn box_returns_earn_refunds_and_points_that_redeem_as_discounts() {
     let (status, _) = daemon.post_raw("/v1/recycling/returns", &returned.to_string(), false);
     assert_eq!(status, 401);
 }
+
+#[test]
+fn a_presale_campaign_collects_pre_orders_and_the_plugin_decides_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = 86_400_000i64;
+    let too_soon = json!({"campaign": "straw-1", "sku": "STRAWBERRY-2KG", "supplier": "青山农场", "deadline": now + 2 * day, "min_qty": 5});
+    let (status, body) = daemon.post("/v1/presale/campaigns", &too_soon);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("3 days"), "{body}");
+
+    let opening = json!({"campaign": "straw-1", "sku": "STRAWBERRY-2KG", "supplier": "青山农场", "deadline": now + 4 * day, "min_qty": 5, "weekly_volume": 20});
+    let (status, campaign) = daemon.post("/v1/presale/campaigns", &opening);
+    assert_eq!(status, 201, "{campaign}");
+    let (status, _) = daemon.post("/v1/presale/campaigns", &opening);
+    assert_eq!(status, 409, "a campaign id is used once");
+
+    for (customer, qty) in [("p-a", 2), ("p-b", 1)] {
+        let (status, body) = daemon.post(
+            "/v1/presale/campaigns/straw-1/orders",
+            &json!({"customer": customer, "qty": qty}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    // Short of the minimum, before the deadline: keep collecting, nothing changes.
+    let (status, closed) = daemon.post("/v1/presale/campaigns/straw-1/close", &json!({}));
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["evaluation"]["decision"], "Wait");
+    assert_eq!(closed["campaign"]["status"], "open");
+
+    let (_, campaign) = daemon.post(
+        "/v1/presale/campaigns/straw-1/orders",
+        &json!({"customer": "p-c", "qty": 4}),
+    );
+    let cancelled = campaign["orders"][1]["preorder"].as_i64().unwrap();
+    let (status, campaign) = daemon.post(
+        &format!("/v1/presale/orders/{cancelled}/cancel"),
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{campaign}");
+    assert_eq!(campaign["preordered_qty"], 6);
+
+    let (status, closed) = daemon.post("/v1/presale/campaigns/straw-1/close", &json!({}));
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["evaluation"]["decision"], "Go");
+    assert!(closed["evaluation"]["supplier_qty"].as_u64().unwrap() >= 6);
+    assert_eq!(
+        closed["evaluation"]["meets_share_rule"], true,
+        "6 of 20 a week is 30%"
+    );
+    assert_eq!(closed["install"], "presale-threshold");
+    let statuses: Vec<&str> = closed["campaign"]["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["confirmed", "cancelled", "confirmed"],
+        "pre-orders are notified of the decision"
+    );
+
+    let (status, body) = daemon.post(
+        "/v1/presale/campaigns/straw-1/orders",
+        &json!({"customer": "p-d", "qty": 1}),
+    );
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = daemon.get("/v1/presale/campaigns/nope");
+    assert_eq!(status, 404);
+}

@@ -6,11 +6,13 @@ mod checkout;
 mod health;
 mod inventory;
 mod plugins;
+mod presale;
 mod recycling;
 mod trace;
 
 use crate::runtime::World;
-use crate::runtime::pipeline::Pipeline;
+use crate::runtime::bindings::types::PolicyError;
+use crate::runtime::pipeline::{Pipeline, PipelineError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
@@ -63,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inventory::mutating())
         .merge(plugins::mutating())
         .merge(recycling::mutating())
+        .merge(presale::mutating())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -72,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(inventory::reading())
         .merge(plugins::reading())
         .merge(recycling::reading())
+        .merge(presale::reading())
         .merge(trace::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
@@ -172,4 +176,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// The time requests are served at, in unix milliseconds.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
+}
+
+/// A pipeline that did not decide: the plugin's own refusal is the client's problem
+/// (422, with the plugin's words); no working plugin is the store's (503).
+pub fn refused(err: PipelineError) -> ApiError {
+    match err {
+        PipelineError::Refused { install, error, .. } => {
+            ApiError::Unprocessable(format!("{install} refused: {}", policy_text(&error)))
+        }
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+fn policy_text(error: &PolicyError) -> String {
+    match error {
+        PolicyError::InvalidInput(text) => format!("invalid input: {text}"),
+        PolicyError::BadConfig(text) => format!("bad setting: {text}"),
+        PolicyError::Refused(text) => text.clone(),
+    }
 }

@@ -1,9 +1,8 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, AppState, Body, now_ms, refused};
 use crate::runtime::bindings::types::CustomerRef;
-use crate::runtime::pipeline::PipelineError;
 use crate::runtime::{Answer, Call, Condition, RedemptionRequest, ReturnEvent, ReturnKind, World};
 use crate::store::points::{self, Entry};
 use axum::extract::{Path, State};
@@ -174,24 +173,4 @@ fn checked_pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
         return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
     }
     Ok(pseudonym.to_string())
-}
-
-/// A pipeline that did not decide: the plugin's own refusal is the client's problem
-/// (422, with the plugin's words); no working plugin is the store's (503).
-pub(super) fn refused(err: PipelineError) -> ApiError {
-    match err {
-        PipelineError::Refused { install, error, .. } => {
-            ApiError::Unprocessable(format!("{install} refused: {}", policy_text(&error)))
-        }
-        other => ApiError::Unavailable(other.to_string()),
-    }
-}
-
-fn policy_text(error: &crate::runtime::bindings::types::PolicyError) -> String {
-    use crate::runtime::bindings::types::PolicyError;
-    match error {
-        PolicyError::InvalidInput(text) => format!("invalid input: {text}"),
-        PolicyError::BadConfig(text) => format!("bad setting: {text}"),
-        PolicyError::Refused(text) => text.clone(),
-    }
 }

@@ -117,4 +117,55 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX points_ledger_customer ON points_ledger (customer, entry);
     "#,
+    // 3: presale campaigns and their pre-orders; supplier orders; elderly deliveries.
+    r#"
+    CREATE TABLE presale_campaign (
+        campaign      TEXT PRIMARY KEY,
+        sku           TEXT NOT NULL REFERENCES sku(sku),
+        product       TEXT NOT NULL,
+        supplier      TEXT NOT NULL,
+        opened_at     INTEGER NOT NULL,
+        deadline      INTEGER NOT NULL,
+        min_qty       INTEGER NOT NULL,
+        weekly_volume INTEGER NOT NULL,
+        extended      INTEGER NOT NULL DEFAULT 0,
+        -- open, go, no-go
+        status        TEXT NOT NULL DEFAULT 'open',
+        reason        TEXT
+    );
+
+    CREATE TABLE presale_order (
+        preorder INTEGER PRIMARY KEY,
+        campaign TEXT NOT NULL REFERENCES presale_campaign(campaign),
+        customer TEXT NOT NULL,
+        qty      INTEGER NOT NULL CHECK (qty > 0),
+        -- placed, cancelled, confirmed (campaign went ahead), released (it did not)
+        status   TEXT NOT NULL DEFAULT 'placed',
+        at       INTEGER NOT NULL
+    );
+    CREATE INDEX presale_order_campaign ON presale_order (campaign, status);
+
+    CREATE TABLE supplier_order (
+        supplier_order INTEGER PRIMARY KEY,
+        campaign       TEXT NOT NULL REFERENCES presale_campaign(campaign),
+        supplier       TEXT NOT NULL,
+        sku            TEXT NOT NULL,
+        qty            INTEGER NOT NULL,
+        at             INTEGER NOT NULL
+    );
+
+    CREATE TABLE delivery (
+        delivery     TEXT PRIMARY KEY,
+        customer     TEXT NOT NULL,
+        emergency    INTEGER NOT NULL,
+        priority     TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        eta          INTEGER,
+        plan         TEXT NOT NULL,
+        -- planned, delivered
+        status       TEXT NOT NULL DEFAULT 'planned',
+        delivered_at INTEGER
+    );
+    CREATE INDEX delivery_open ON delivery (status, emergency DESC, eta);
+    "#,
 ];
