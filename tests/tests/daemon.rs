@@ -386,3 +386,71 @@ fn a_presale_campaign_collects_pre_orders_and_the_plugin_decides_at_close() {
     let (status, _) = daemon.get("/v1/presale/campaigns/nope");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn deliveries_are_planned_by_the_plugin_and_emergencies_come_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let minute = 60_000i64;
+    let elderly = json!({"pseudonym": "p-grandma-3", "elderly_or_disabled": true, "tier": "Basic"});
+    let routine = json!({
+        "delivery": "d-routine", "customer": elderly,
+        "items": [{"sku": "RICE-5KG", "qty": 1}, {"sku": "OIL-5L", "qty": 1}],
+        "distance_m": 2400, "window_start": now + 180 * minute, "window_end": now + 240 * minute,
+        "couriers": [{"id": "c-1", "free_at": now}]
+    });
+    let (status, planned) = daemon.post("/v1/delivery/requests", &routine);
+    assert_eq!(status, 201, "{planned}");
+    assert!(planned["plan"]["fee"].as_i64().unwrap() > 0);
+    assert_eq!(planned["plan"]["meets_emergency_promise"], Value::Null);
+
+    // Far, with the only courier busy for 40 minutes: the promise cannot be met, and the
+    // plan says so.
+    let emergency = json!({
+        "delivery": "d-urgent", "customer": elderly, "emergency": true,
+        "items": [{"sku": "WATER-550", "qty": 6}],
+        "distance_m": 3000, "window_start": now, "window_end": now + 30 * minute,
+        "couriers": [{"id": "c-1", "free_at": now + 40 * minute}]
+    });
+    let (status, planned) = daemon.post("/v1/delivery/requests", &emergency);
+    assert_eq!(status, 201, "{planned}");
+    assert_eq!(planned["plan"]["meets_emergency_promise"], false);
+    assert!(!planned["plan"]["notes"].as_array().unwrap().is_empty());
+
+    let (status, listed) = daemon.get("/v1/delivery/requests");
+    assert_eq!(status, 200);
+    let order: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["delivery"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["d-urgent", "d-routine"], "emergencies first");
+
+    let (status, _) = daemon.post("/v1/delivery/requests/d-urgent/delivered", &json!({}));
+    assert_eq!(status, 204);
+    let (status, _) = daemon.post("/v1/delivery/requests/d-urgent/delivered", &json!({}));
+    assert_eq!(status, 409);
+    let (_, listed) = daemon.get("/v1/delivery/requests");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let too_far = json!({
+        "delivery": "d-far", "customer": elderly, "items": [{"sku": "RICE-5KG", "qty": 1}],
+        "distance_m": 9000, "window_start": now, "window_end": now + 60 * minute, "couriers": []
+    });
+    let (status, body) = daemon.post("/v1/delivery/requests", &too_far);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("elderly-delivery refused"),
+        "{body}"
+    );
+    let (status, _) = daemon.post("/v1/delivery/requests", &routine);
+    assert_eq!(status, 409, "an id is used once");
+}

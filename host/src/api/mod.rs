@@ -3,6 +3,7 @@
 //! calls) runs on the blocking pool.
 
 mod checkout;
+mod delivery;
 mod health;
 mod inventory;
 mod plugins;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plugins::mutating())
         .merge(recycling::mutating())
         .merge(presale::mutating())
+        .merge(delivery::mutating())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -76,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plugins::reading())
         .merge(recycling::reading())
         .merge(presale::reading())
+        .merge(delivery::reading())
         .merge(trace::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
