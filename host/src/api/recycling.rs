@@ -101,18 +101,7 @@ async fn record_return(
                 discount: 0,
                 reason: award.reason,
             };
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            points::append(&tx, &customer, &entry)?;
-            let balance = points::balance(&tx, &customer)?;
-            tx.commit()?;
-            Ok((
-                StatusCode::CREATED,
-                Json(Recorded {
-                    entry,
-                    balance,
-                    install: decided.install,
-                }),
-            ))
+            record(conn, &customer, entry, decided.install)
         })
         .await
 }
@@ -125,10 +114,10 @@ async fn redeem(
         .with_db(move |conn, state| {
             let customer = checked_pseudonym(&redemption.customer)?;
             let now = now_ms();
-            // The balance is read and spent in one transaction: two tills cannot spend
-            // the same points.
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let balance = points::balance(&tx, &customer)?;
+            // Two tills cannot spend the same points: the store connection is held from
+            // reading the balance to writing the entry. No write transaction is open
+            // during the plugin call, so a plugin's own kv writes never wait on it.
+            let balance = points::balance(conn, &customer)?;
             let call = Call::OnRedeem(RedemptionRequest {
                 customer: redemption.customer.clone(),
                 balance: u32::try_from(balance.max(0)).unwrap_or(u32::MAX),
@@ -150,21 +139,33 @@ async fn redeem(
                 discount: grant.discount,
                 reason: grant.reason,
             };
-            if grant.points_used > 0 {
-                points::append(&tx, &customer, &entry)?;
-            }
-            let balance = points::balance(&tx, &customer)?;
-            tx.commit()?;
-            Ok((
-                StatusCode::CREATED,
-                Json(Recorded {
-                    entry,
-                    balance,
-                    install: decided.install,
-                }),
-            ))
+            record(conn, &customer, entry, decided.install)
         })
         .await
+}
+
+/// Append an entry that moves points or money (a redemption of 0 points writes
+/// nothing) and answer with the new balance.
+fn record(
+    conn: &mut rusqlite::Connection,
+    customer: &str,
+    entry: Entry,
+    install: String,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if entry.points != 0 || entry.refund != 0 || entry.discount != 0 {
+        points::append(&tx, customer, &entry)?;
+    }
+    let balance = points::balance(&tx, customer)?;
+    tx.commit()?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Recorded {
+            entry,
+            balance,
+            install,
+        }),
+    ))
 }
 
 fn checked_pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
