@@ -111,6 +111,29 @@ fn a_sale_is_priced_by_the_pipeline_recorded_and_takes_stock_fifo() {
         .map(|m| m["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["received", "sold"]);
+
+    let (status, metrics) = daemon.get("/metrics");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains(
+            r#"linli_http_requests_total{method="POST",route="/v1/checkout/commit",status="201"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"route="/v1/trace/batches/{batch}""#),
+        "routes, not raw paths: {metrics}"
+    );
+    assert!(
+        metrics
+            .contains(r#"linli_plugin_calls_total{install="markdown-pricing",world="pricing"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("linli_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }
 
 #[test]

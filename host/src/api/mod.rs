@@ -6,6 +6,7 @@ mod checkout;
 mod delivery;
 mod health;
 mod inventory;
+mod metrics;
 mod plugins;
 mod presale;
 mod recycling;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub pipelines: Arc<BTreeMap<World, Pipeline>>,
     /// The admin token mutating routes require.
     pub token: Arc<str>,
+    pub metrics: Arc<metrics::RequestMetrics>,
 }
 
 impl AppState {
@@ -83,6 +85,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/v1", mutating.merge(reading))
         .merge(health::routes())
+        .merge(metrics::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .with_state(state)
 }

@@ -93,6 +93,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         db: Arc::new(Mutex::new(conn)),
         pipelines: Arc::new(pipelines),
         token: Arc::from(token),
+        metrics: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
