@@ -6,4 +6,5 @@ pub mod api;
 pub mod daemon;
 pub mod reference;
 pub mod runtime;
+pub mod sensors;
 pub mod store;

@@ -133,6 +133,14 @@ fn workspace_binary(name: &str) -> PathBuf {
     target_dir().join("debug").join(name)
 }
 
+/// The current time in unix milliseconds, as the daemon reads it.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
+}
+
 /// A running `linli daemon` on a free loopback port with its own data directory. It is
 /// killed when dropped, so every test cleans up the process it started.
 pub struct Daemon {
@@ -148,10 +156,17 @@ pub struct Daemon {
 impl Daemon {
     /// Start the daemon on `data_dir` and wait until it listens.
     pub fn start(data_dir: &Path) -> Daemon {
+        Daemon::start_with(data_dir, &[])
+    }
+
+    /// Start the daemon on `data_dir` with more arguments (`--config FILE`,
+    /// `--log-json`) and wait until it listens.
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> Daemon {
         use std::io::{BufRead, BufReader, Read};
         let mut child = Command::new(linli())
             .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -227,14 +242,33 @@ impl Daemon {
 
     /// POST raw text, with or without the admin token.
     pub fn post_raw(&self, path: &str, body: &str, with_token: bool) -> (u16, serde_json::Value) {
-        let mut request = self
-            .agent
-            .post(format!("{}{path}", self.url))
+        self.send("POST", path, body, with_token)
+    }
+
+    /// PUT JSON with the admin token.
+    pub fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.send("PUT", path, &body.to_string(), true)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        with_token: bool,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.url);
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
             .header("content-type", "application/json");
         if with_token {
             request = request.header("authorization", format!("Bearer {}", self.token));
         }
-        Self::answer(request.send(body))
+        let request = request
+            .body(body.to_string())
+            .expect("a well-formed request");
+        Self::answer(self.agent.run(request))
     }
 
     fn answer(

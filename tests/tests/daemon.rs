@@ -1,7 +1,7 @@
 //! The real `linli daemon` over HTTP: start-up, checkout, inventory, trace, plugins,
 //! bad input, and no acknowledged sale lost to a SIGKILL.
 
-use linli_tests::Daemon;
+use linli_tests::{Daemon, now_ms};
 use serde_json::{Value, json};
 
 fn basket(lines: &[(&str, u32)]) -> Value {
@@ -339,10 +339,7 @@ fn box_returns_earn_refunds_and_points_that_redeem_as_discounts() {
 fn a_presale_campaign_collects_pre_orders_and_the_plugin_decides_at_close() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let day = 86_400_000i64;
     let too_soon = json!({"campaign": "straw-1", "sku": "STRAWBERRY-2KG", "supplier": "青山农场", "deadline": now + 2 * day, "min_qty": 5});
     let (status, body) = daemon.post("/v1/presale/campaigns", &too_soon);
@@ -414,10 +411,7 @@ fn a_presale_campaign_collects_pre_orders_and_the_plugin_decides_at_close() {
 fn deliveries_are_planned_by_the_plugin_and_emergencies_come_first() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let minute = 60_000i64;
     let elderly = json!({"pseudonym": "p-grandma-3", "elderly_or_disabled": true, "tier": "Basic"});
     let routine = json!({

@@ -4,10 +4,10 @@
 use super::{ApiError, AppState, Body, now_ms};
 use crate::runtime::QuoteRequest;
 use crate::runtime::World;
-use crate::runtime::bindings::types::{BasketLine, CustomerRef};
+use crate::runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
 use crate::runtime::pipeline::{Refusal, Skipped, TrailEntry};
 use crate::store::catalogue;
-use crate::store::sales::{self, SoldAdjustment, SoldLine};
+use crate::store::sales::{self, Buyer, SoldAdjustment, SoldLine};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -147,16 +147,28 @@ async fn commit(
                     reason: entry.reason.clone(),
                 })
                 .collect();
-            let customer = basket
-                .customer
-                .as_ref()
-                .map(|customer| customer.pseudonym.as_str());
+            let buyer = Buyer {
+                pseudonym: basket
+                    .customer
+                    .as_ref()
+                    .map(|customer| customer.pseudonym.as_str()),
+                cohort: cohort(basket.customer.as_ref()),
+            };
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let sale = sales::record(&tx, now, customer, &lines, &adjustments)?;
+            let sale = sales::record(&tx, now, buyer, &lines, &adjustments)?;
             tx.commit()?;
             Ok((StatusCode::CREATED, Json(Sale { sale, quote })))
         })
         .await
+}
+
+/// The cohort a sale counts in for data sharing: a care card first, then a member card.
+fn cohort(customer: Option<&CustomerRef>) -> &'static str {
+    match customer {
+        Some(customer) if customer.elderly_or_disabled => "elderly",
+        Some(customer) if customer.tier != MemberTier::None => "member",
+        _ => "walk-in",
+    }
 }
 
 /// Allocate the basket to batches (FIFO) and run the pricing pipeline over it.

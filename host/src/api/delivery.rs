@@ -2,9 +2,9 @@
 //! and whether an emergency meets the 30-minute promise), list those in progress
 //! (emergencies first), mark one delivered.
 
-use super::{ApiError, AppState, Body, now_ms, refused};
+use super::{ApiError, AppState, Body, now_ms};
 use crate::runtime::bindings::types::{BasketLine, CustomerRef};
-use crate::runtime::{Answer, Call, Courier, DeliveryPlan, DeliveryRequest, World};
+use crate::runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
 use crate::store::catalogue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -91,10 +91,7 @@ async fn request(
                 emergency: requested.emergency,
                 couriers: requested.couriers,
             });
-            let decided = state.pipeline(World::ElderlyDelivery).decide(&call, now).map_err(refused)?;
-            let Answer::Plan(plan) = decided.answer else {
-                unreachable!("a checked delivery answer is a plan")
-            };
+            let (plan, _install): (DeliveryPlan, _) = state.decide(&call, now)?;
             let plan_json = serde_json::to_string(&plan).expect("plans serialise");
             let inserted = conn.execute(
                 "INSERT OR IGNORE INTO delivery (delivery, customer, emergency, priority, requested_at, eta, plan) \

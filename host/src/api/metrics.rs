@@ -1,7 +1,7 @@
 //! `/metrics`: Prometheus text — requests and their latencies per route, and per plugin
 //! install its calls, failures, fuel and breaker state.
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::runtime::World;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -12,6 +12,7 @@ use axum::routing::get;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Upper bounds of the latency histogram, in seconds.
@@ -21,6 +22,8 @@ const BUCKETS: [f64; 8] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0];
 #[derive(Default)]
 pub struct RequestMetrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    /// Sensor readings stored, from devices and the simulator.
+    pub sensor_readings: AtomicU64,
 }
 
 #[derive(Default, Clone)]
@@ -60,7 +63,10 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-async fn render(State(state): State<AppState>) -> impl IntoResponse {
+async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let open_alerts = state
+        .with_db(|conn, _| Ok(crate::store::sensors::open_alert_count(conn)?))
+        .await?;
     let mut text = String::new();
     text.push_str("# HELP linli_http_requests_total HTTP requests served.\n");
     text.push_str("# TYPE linli_http_requests_total counter\n");
@@ -147,5 +153,18 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
             );
         }
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    let _ = writeln!(
+        text,
+        "# HELP linli_sensor_readings_total Sensor readings stored.\n\
+         # TYPE linli_sensor_readings_total counter\n\
+         linli_sensor_readings_total {}",
+        state.metrics.sensor_readings.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        text,
+        "# HELP linli_cold_chain_alerts_open Cold-chain alerts nobody acknowledged yet.\n\
+         # TYPE linli_cold_chain_alerts_open gauge\n\
+         linli_cold_chain_alerts_open {open_alerts}"
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

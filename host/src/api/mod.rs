@@ -10,13 +10,17 @@ mod metrics;
 mod plugins;
 mod presale;
 mod recycling;
+pub mod sensors;
+mod sharing;
 mod trace;
 
-use crate::runtime::World;
 use crate::runtime::bindings::types::PolicyError;
 use crate::runtime::pipeline::{Pipeline, PipelineError};
+use crate::runtime::{AnswerOf, Call, World};
+use crate::sensors::ColdChain;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,11 +40,38 @@ pub struct AppState {
     /// The admin token mutating routes require.
     pub token: Arc<str>,
     pub metrics: Arc<metrics::RequestMetrics>,
+    /// The cold-chain rule sensor readings are checked against.
+    pub cold_chain: Arc<ColdChain>,
+    pub sharing: Arc<Sharing>,
+}
+
+/// How data-sharing reports are built.
+pub struct Sharing {
+    /// Rows with fewer distinct customers never leave the store.
+    pub k: u32,
+    /// The time zone store days are counted in.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl AppState {
     pub fn pipeline(&self, world: World) -> &Pipeline {
         &self.pipelines[&world]
+    }
+
+    /// Have the call's pipeline decide: the answer and the install that gave it, or the
+    /// refusal as the client's error.
+    pub fn decide<T: AnswerOf>(&self, call: &Call, now: i64) -> Result<(T, String), ApiError> {
+        let decided = self
+            .pipeline(call.world())
+            .decide(call, now)
+            .map_err(refused)?;
+        let answer = T::from_answer(decided.answer).ok_or_else(|| {
+            ApiError::Internal(format!(
+                "{}: a checked answer of another kind",
+                decided.install
+            ))
+        })?;
+        Ok((answer, decided.install))
     }
 
     /// Run blocking work with the database.
@@ -70,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .merge(recycling::mutating())
         .merge(presale::mutating())
         .merge(delivery::mutating())
+        .merge(sensors::mutating())
+        .merge(sharing::mutating())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -81,6 +114,8 @@ pub fn router(state: AppState) -> Router {
         .merge(recycling::reading())
         .merge(presale::reading())
         .merge(delivery::reading())
+        .merge(sensors::reading())
+        .merge(sharing::reading())
         .merge(trace::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
@@ -160,6 +195,28 @@ where
                 }
                 other => ApiError::BadRequest(format!("body: {}", other.body_text())),
             }),
+        }
+    }
+}
+
+/// Query parameters whose rejection (an unknown or mistyped parameter) is an
+/// `ApiError` naming the problem.
+pub struct Params<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "query: {}",
+                rejection.body_text()
+            ))),
         }
     }
 }

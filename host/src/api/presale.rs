@@ -2,8 +2,8 @@
 //! presale plugin decides; a go creates the supplier order and confirms the pre-orders,
 //! a no-go releases them, an extension moves the deadline.
 
-use super::{ApiError, AppState, Body, now_ms, refused};
-use crate::runtime::{Answer, Call, Campaign, Decision, Evaluation, World};
+use super::{ApiError, AppState, Body, now_ms};
+use crate::runtime::{Call, Campaign, Decision, Evaluation};
 use crate::store::catalogue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -223,10 +223,7 @@ async fn close(
                 weekly_volume: view.weekly_volume,
                 extended: view.extended,
             });
-            let decided = state.pipeline(World::Presale).decide(&call, now).map_err(refused)?;
-            let Answer::Evaluation(evaluation) = decided.answer else {
-                unreachable!("a checked presale answer is an evaluation")
-            };
+            let (evaluation, install): (Evaluation, _) = state.decide(&call, now)?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             match evaluation.decision {
                 Decision::Go => {
@@ -265,7 +262,7 @@ async fn close(
             tx.commit()?;
             Ok(Json(Closed {
                 evaluation,
-                install: decided.install,
+                install,
                 campaign: view,
             }))
         })

@@ -1,9 +1,11 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, AppState, Body, now_ms, refused};
+use super::{ApiError, AppState, Body, now_ms};
 use crate::runtime::bindings::types::CustomerRef;
-use crate::runtime::{Answer, Call, Condition, RedemptionRequest, ReturnEvent, ReturnKind, World};
+use crate::runtime::{
+    Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
+};
 use crate::store::points::{self, Entry};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -86,13 +88,7 @@ async fn record_return(
                 condition: returned.condition,
             });
             let now = now_ms();
-            let decided = state
-                .pipeline(World::RecyclingPoints)
-                .decide(&call, now)
-                .map_err(refused)?;
-            let Answer::ReturnAward(award) = decided.answer else {
-                unreachable!("a checked on-return answer is an award")
-            };
+            let (award, install): (ReturnAward, _) = state.decide(&call, now)?;
             let entry = Entry {
                 at: now,
                 kind: "return".into(),
@@ -101,7 +97,7 @@ async fn record_return(
                 discount: 0,
                 reason: award.reason,
             };
-            record(conn, &customer, entry, decided.install)
+            record(conn, &customer, entry, install)
         })
         .await
 }
@@ -124,13 +120,7 @@ async fn redeem(
                 requested: redemption.requested,
                 basket_total: redemption.basket_total,
             });
-            let decided = state
-                .pipeline(World::RecyclingPoints)
-                .decide(&call, now)
-                .map_err(refused)?;
-            let Answer::RedemptionGrant(grant) = decided.answer else {
-                unreachable!("a checked on-redeem answer is a grant")
-            };
+            let (grant, install): (RedemptionGrant, _) = state.decide(&call, now)?;
             let entry = Entry {
                 at: now,
                 kind: "redemption".into(),
@@ -139,7 +129,7 @@ async fn redeem(
                 discount: grant.discount,
                 reason: grant.reason,
             };
-            record(conn, &customer, entry, decided.install)
+            record(conn, &customer, entry, install)
         })
         .await
 }

@@ -8,6 +8,8 @@ use crate::api::{self, AppState};
 use crate::reference::REFERENCE_PLUGINS;
 use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Install, Pipeline};
 use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World};
+use crate::sensors::SensorConfig;
+use crate::sensors::simulator::Simulator;
 use crate::store;
 use crate::store::kv::SqliteKv;
 use rusqlite::{Connection, params};
@@ -33,6 +35,31 @@ pub struct DaemonConfig {
     pub breaker_threshold: u32,
     /// Limits of every plugin call, unless an install sets its own.
     pub limits: Limits,
+    /// Sensor simulator, reading retention and the cold-chain rule.
+    pub sensors: SensorConfig,
+    /// Data-sharing reports.
+    pub sharing: SharingConfig,
+}
+
+/// Settings of data-sharing reports.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SharingConfig {
+    /// Rows with fewer distinct customers are dropped from every report, whatever the
+    /// plugin returns. At least 2.
+    pub k: u32,
+    /// The time zone store days are counted in (IANA name, e.g. "Asia/Shanghai");
+    /// default the system's.
+    pub time_zone: Option<String>,
+}
+
+impl Default for SharingConfig {
+    fn default() -> Self {
+        SharingConfig {
+            k: 5,
+            time_zone: None,
+        }
+    }
 }
 
 impl Default for DaemonConfig {
@@ -43,6 +70,8 @@ impl Default for DaemonConfig {
             demo: true,
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
             limits: Limits::default(),
+            sensors: SensorConfig::default(),
+            sharing: SharingConfig::default(),
         }
     }
 }
@@ -52,7 +81,42 @@ impl DaemonConfig {
     pub fn read(path: &Path) -> Result<DaemonConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("config {}: cannot read: {err}", path.display()))?;
-        toml::from_str(&text).map_err(|err| format!("config {}: {err}", path.display()))
+        let config: DaemonConfig =
+            toml::from_str(&text).map_err(|err| format!("config {}: {err}", path.display()))?;
+        config
+            .check()
+            .map_err(|err| format!("config {}: {err}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Settings that parse but cannot work.
+    pub fn check(&self) -> Result<(), String> {
+        self.sensors.cold_chain.validate()?;
+        if self.sensors.simulator_interval_ms < 100 {
+            return Err(format!(
+                "sensors.simulator-interval-ms = {}: at least 100",
+                self.sensors.simulator_interval_ms
+            ));
+        }
+        if self.sharing.k < 2 {
+            return Err(format!(
+                "sharing.k = {}: at least 2, or single customers could be singled out",
+                self.sharing.k
+            ));
+        }
+        self.time_zone().map(|_| ())
+    }
+
+    /// The time zone store days are counted in.
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, String> {
+        match &self.sharing.time_zone {
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|err| {
+                format!(
+                    "sharing.time-zone = {name:?}: {err}; use an IANA name like \"Asia/Shanghai\""
+                )
+            }),
+            None => Ok(jiff::tz::TimeZone::system()),
+        }
     }
 }
 
@@ -69,6 +133,7 @@ pub fn run(config: DaemonConfig) -> Result<(), String> {
 }
 
 async fn serve(config: DaemonConfig) -> Result<(), String> {
+    config.check()?;
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|err| {
         format!(
@@ -94,7 +159,13 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         pipelines: Arc::new(pipelines),
         token: Arc::from(token),
         metrics: Arc::default(),
+        cold_chain: Arc::new(config.sensors.cold_chain.clone()),
+        sharing: Arc::new(api::Sharing {
+            k: config.sharing.k,
+            time_zone: config.time_zone()?,
+        }),
     };
+    tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
@@ -226,6 +297,51 @@ fn load_pipelines(
         }
     }
     Ok(pipelines)
+}
+
+/// The sensor simulator's readings, and deleting readings past their retention.
+async fn sensor_upkeep(state: AppState, config: SensorConfig) {
+    let interval_ms = config.simulator_interval_ms;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut simulator = Simulator::new(api::now_ms() as u64);
+    let mut pruned_at = i64::MIN;
+    loop {
+        ticks.tick().await;
+        let now = api::now_ms();
+        let readings = if config.simulator {
+            simulator.read(now, interval_ms)
+        } else {
+            Vec::new()
+        };
+        let prune_before = (config.retention_days > 0 && now - pruned_at >= 3_600_000)
+            .then(|| now - i64::from(config.retention_days) * 86_400_000);
+        if readings.is_empty() && prune_before.is_none() {
+            continue;
+        }
+        let done = state
+            .with_db(move |conn, state| {
+                if !readings.is_empty() {
+                    api::sensors::store_readings(conn, state, &readings)?;
+                }
+                if let Some(before) = prune_before {
+                    let deleted = crate::store::sensors::prune(conn, before)?;
+                    if deleted > 0 {
+                        tracing::info!(deleted, "sensor readings past retention deleted");
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        match done {
+            Ok(()) => {
+                if prune_before.is_some() {
+                    pruned_at = now;
+                }
+            }
+            Err(err) => tracing::warn!("sensor upkeep: {err}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

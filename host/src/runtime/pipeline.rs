@@ -21,7 +21,9 @@ pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
 pub struct Install {
     id: String,
     plugin: Arc<Plugin>,
-    config: Arc<BTreeMap<String, String>>,
+    /// The owner's settings; replaced whole when the owner changes them, so a call in
+    /// flight keeps the settings it started with.
+    config: RwLock<Arc<BTreeMap<String, String>>>,
     limits: Limits,
     store: StoreAccess,
     health: Mutex<Health>,
@@ -56,6 +58,8 @@ pub struct InstallStatus {
     /// Mean fuel of the calls that ran.
     pub average_fuel: u64,
     pub last_error: Option<String>,
+    /// The owner's settings.
+    pub config: BTreeMap<String, String>,
 }
 
 impl Install {
@@ -69,7 +73,7 @@ impl Install {
         Install {
             id: id.into(),
             plugin,
-            config: Arc::new(config),
+            config: RwLock::new(Arc::new(config)),
             limits,
             store,
             health: Mutex::new(Health {
@@ -87,6 +91,15 @@ impl Install {
         &self.plugin
     }
 
+    pub fn config(&self) -> Arc<BTreeMap<String, String>> {
+        self.config.read().unwrap().clone()
+    }
+
+    /// Replace the owner's settings; calls from now on see them.
+    pub fn set_config(&self, config: BTreeMap<String, String>) {
+        *self.config.write().unwrap() = Arc::new(config);
+    }
+
     fn active(&self) -> bool {
         let health = self.health.lock().unwrap();
         health.enabled && !health.tripped
@@ -96,7 +109,7 @@ impl Install {
     fn call(&self, call: &Call, now: i64, breaker_threshold: u32) -> Result<Answer, Failure> {
         let context = CallContext {
             now,
-            config: self.config.clone(),
+            config: self.config(),
             limits: self.limits,
             store: self.store.clone(),
         };
@@ -141,6 +154,7 @@ impl Install {
             failures: health.failures,
             average_fuel: health.fuel_used.checked_div(ran).unwrap_or(0),
             last_error: health.last_error,
+            config: self.config().as_ref().clone(),
         }
     }
 }

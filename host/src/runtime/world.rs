@@ -184,6 +184,34 @@ pub enum Answer {
     Report(Report),
 }
 
+/// The answer type of one call, taken out of a checked [`Answer`]: lets a caller that
+/// made a call of one kind have that kind's answer without matching every variant.
+pub trait AnswerOf: Sized {
+    fn from_answer(answer: Answer) -> Option<Self>;
+}
+
+macro_rules! answer_of {
+    ($($variant:ident($ty:ty)),* $(,)?) => {$(
+        impl AnswerOf for $ty {
+            fn from_answer(answer: Answer) -> Option<Self> {
+                match answer {
+                    Answer::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+answer_of!(
+    Quote(PriceQuote),
+    Evaluation(Evaluation),
+    Plan(DeliveryPlan),
+    ReturnAward(ReturnAward),
+    RedemptionGrant(RedemptionGrant),
+    Report(Report),
+);
+
 impl Answer {
     /// Check a plugin's answer against the call it answers. A plugin is untrusted code:
     /// an answer that breaks the contract (a price for the wrong line, a negative fee,

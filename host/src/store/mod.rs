@@ -10,6 +10,7 @@ pub mod kv;
 pub mod points;
 pub mod sales;
 mod schema;
+pub mod sensors;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -23,11 +23,20 @@ pub struct SoldAdjustment {
     pub reason: String,
 }
 
+/// Who bought, as far as the store may know: a pseudonym when they showed a card, and
+/// the cohort the data-sharing aggregates count them in.
+#[derive(Debug, Clone, Copy)]
+pub struct Buyer<'a> {
+    pub pseudonym: Option<&'a str>,
+    /// `elderly` (care card), `member` or `walk-in`.
+    pub cohort: &'a str,
+}
+
 /// Record a sale and take its units from stock, inside the caller's transaction.
 pub fn record(
     conn: &Connection,
     at: i64,
-    customer: Option<&str>,
+    buyer: Buyer<'_>,
     lines: &[SoldLine],
     adjustments: &[SoldAdjustment],
 ) -> rusqlite::Result<i64> {
@@ -35,8 +44,8 @@ pub fn record(
         .iter()
         .map(|line| line.unit_price * i64::from(line.qty))
         .sum();
-    conn.prepare_cached("INSERT INTO sale (at, customer, total) VALUES (?1, ?2, ?3)")?
-        .execute(params![at, customer, total])?;
+    conn.prepare_cached("INSERT INTO sale (at, customer, cohort, total) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![at, buyer.pseudonym, buyer.cohort, total])?;
     let sale = conn.last_insert_rowid();
     let reference = format!("sale {sale}");
     for (index, line) in lines.iter().enumerate() {

@@ -168,4 +168,49 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX delivery_open ON delivery (status, emergency DESC, eta);
     "#,
+    // 4: sensor readings, the latest reading per device, cold-chain alerts; the
+    // customer cohort of a sale (for the data-sharing aggregates).
+    r#"
+    CREATE TABLE sensor_reading (
+        reading INTEGER PRIMARY KEY,
+        device  TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        value   REAL NOT NULL,
+        at      INTEGER NOT NULL
+    );
+    CREATE INDEX sensor_reading_device ON sensor_reading (device, kind, at);
+    CREATE INDEX sensor_reading_at ON sensor_reading (at);
+
+    CREATE TABLE sensor_latest (
+        device TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        value  REAL NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (device, kind)
+    ) WITHOUT ROWID;
+
+    -- A temperature excursion that lasted longer than the cold-chain rule allows.
+    CREATE TABLE cold_chain_alert (
+        alert           INTEGER PRIMARY KEY,
+        device          TEXT NOT NULL,
+        min_celsius     REAL NOT NULL,
+        max_celsius     REAL NOT NULL,
+        -- The first reading out of range, the reading that raised the alert, the latest
+        -- reading out of range, and the first reading back in range.
+        started_at      INTEGER NOT NULL,
+        raised_at       INTEGER NOT NULL,
+        last_at         INTEGER NOT NULL,
+        ended_at        INTEGER,
+        -- The reading furthest out of range.
+        worst           REAL NOT NULL,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        note            TEXT,
+        UNIQUE (device, started_at)
+    );
+    CREATE INDEX cold_chain_alert_open ON cold_chain_alert (acknowledged_at, alert);
+
+    -- elderly (care card), member, walk-in.
+    ALTER TABLE sale ADD COLUMN cohort TEXT NOT NULL DEFAULT 'walk-in';
+    "#,
 ];
