@@ -21,6 +21,13 @@ const PLUGINS: &[(&str, &str)] = &[
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
+    // The WIT type aliases `cents` and `timestamp` are integers in the API's OpenAPI
+    // document, not schemas of their own (read by utoipa's macros from OUT_DIR).
+    utoipa_config::Config::new()
+        .alias_for("Cents", "i64")
+        .alias_for("Timestamp", "i64")
+        .write_to_file();
+
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap().to_owned();
     for watched in ["plugins", "sdk", "wit", "Cargo.lock"] {

@@ -25,6 +25,10 @@ mod host;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+/// Plugin bundles: the manifest, the signed archive, publisher keys (feature `bundle`).
+#[cfg(all(feature = "bundle", not(target_arch = "wasm32")))]
+pub mod bundle;
+
 pub use host::{clock, config, inventory, kv, log, sales};
 
 mod export;

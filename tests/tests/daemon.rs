@@ -208,6 +208,61 @@ fn deliveries_add_batches_and_a_batch_is_received_once() {
     let (status, body) = daemon.post("/v1/inventory/deliveries", &expired);
     assert_eq!(status, 422, "{body}");
     assert!(body["error"].as_str().unwrap().contains("expires_at"));
+
+    // Six go to a neighbouring store, two are written off; the trace shows both.
+    let movements = "/v1/inventory/batches/TOFU-LOCAL-0001/movements";
+    let (status, moved) = daemon.post(
+        movements,
+        &json!({"kind": "transfer-out", "qty": 6, "to": "store-0712", "note": "stock pool"}),
+    );
+    assert_eq!(status, 201, "{moved}");
+    assert_eq!(moved["qty_on_hand"], 18);
+    let (status, moved) = daemon.post(
+        movements,
+        &json!({"kind": "write-off", "qty": 2, "note": "crushed box"}),
+    );
+    assert_eq!(status, 201, "{moved}");
+    assert_eq!(on_hand(&daemon, "TOFU-500G"), before + 16);
+    for (bad, status_wanted, field) in [
+        (json!({"kind": "transfer-out", "qty": 1}), 422, "to"),
+        (json!({"kind": "write-off", "qty": 1, "to": "x"}), 422, "to"),
+        (json!({"kind": "write-off", "qty": 0}), 422, "qty"),
+        (json!({"kind": "write-off", "qty": 99}), 409, "qty"),
+        (json!({"kind": "gift", "qty": 1}), 422, "kind"),
+    ] {
+        let (status, body) = daemon.post(movements, &bad);
+        assert_eq!(status, status_wanted, "{bad}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(field),
+            "{bad}: {body}"
+        );
+    }
+    let (status, body) = daemon.post(
+        "/v1/inventory/batches/NO-SUCH/movements",
+        &json!({"kind": "write-off", "qty": 1}),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        on_hand(&daemon, "TOFU-500G"),
+        before + 16,
+        "refusals moved nothing"
+    );
+
+    let (status, trace) = daemon.get("/v1/trace/batches/TOFU-LOCAL-0001");
+    assert_eq!(status, 200, "{trace}");
+    let reasons: Vec<&str> = trace["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|movement| movement["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["received", "transfer-out", "write-off"]);
+    assert_eq!(trace["transfers"].as_array().unwrap().len(), 1, "{trace}");
+    assert_eq!(trace["transfers"][0]["delta"], -6);
+    assert_eq!(
+        trace["transfers"][0]["reference"],
+        "to store-0712: stock pool"
+    );
 }
 
 #[test]
@@ -470,4 +525,307 @@ fn deliveries_are_planned_by_the_plugin_and_emergencies_come_first() {
     );
     let (status, _) = daemon.post("/v1/delivery/requests", &routine);
     assert_eq!(status, 409, "an id is used once");
+}
+
+/// A checkout customer: a pseudonym with a member card, or a care card.
+fn customer(pseudonym: &str, elderly: bool) -> Value {
+    json!({"pseudonym": pseudonym, "elderly_or_disabled": elderly, "tier": if elderly { "None" } else { "Silver" }})
+}
+
+#[test]
+fn a_data_sharing_report_keeps_only_groups_of_k_customers_and_waits_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("linli.toml");
+    std::fs::write(&config, "[sharing]\nk = 5\ntime-zone = \"UTC\"\n").unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start_with(&data, &["--config", config.to_str().unwrap()]);
+    // Six members buy dairy; two care-card holders buy fresh food.
+    for index in 0..6 {
+        let mut sale = basket(&[("MILK-1L", 1)]);
+        sale["customer"] = customer(&format!("m-{index}"), false);
+        let (status, body) = daemon.post("/v1/checkout/commit", &sale);
+        assert_eq!(status, 201, "{body}");
+    }
+    for index in 0..2 {
+        let mut sale = basket(&[("TOFU-500G", 2)]);
+        sale["customer"] = customer(&format!("e-{index}"), true);
+        let (status, body) = daemon.post("/v1/checkout/commit", &sale);
+        assert_eq!(status, 201, "{body}");
+    }
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let wanted = json!({"first_day": today, "last_day": today});
+
+    let (status, report) = daemon.post("/v1/sharing/reports", &wanted);
+    assert_eq!(status, 201, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0]["category"], "dairy");
+    assert_eq!(rows[0]["cohort"], "member");
+    assert_eq!(
+        rows[0]["customers"], 5,
+        "six, rounded to five by the plugin"
+    );
+    assert_eq!(
+        report["suppressed"], 1,
+        "the two care-card holders: {report}"
+    );
+    assert_eq!(report["dropped_by_host"], 0);
+    assert_eq!(report["k"], 5);
+    assert_eq!(report["install"], "data-sharing");
+
+    // A plugin set to share small groups does not get them past the host.
+    let (status, install) = daemon.put(
+        "/v1/plugins/data-sharing/config",
+        &json!({"k": 2, "round-to": 1}),
+    );
+    assert_eq!(status, 200, "{install}");
+    assert_eq!(install["config"], json!({"k": "2", "round-to": "1"}));
+    let (status, report) = daemon.post("/v1/sharing/reports", &wanted);
+    assert_eq!(status, 201, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0]["customers"], 6);
+    assert_eq!(report["dropped_by_host"], 1, "{report}");
+    assert_eq!(report["suppressed"], 1);
+
+    for (bad, field) in [
+        (
+            json!({"first_day": "2026-13-01", "last_day": today}),
+            "first_day",
+        ),
+        (
+            json!({"first_day": today, "last_day": "2020-01-01"}),
+            "last_day",
+        ),
+        (
+            json!({"first_day": "2026-01-01", "last_day": "2026-12-31"}),
+            "last_day",
+        ),
+        (json!({"first_day": today}), "last_day"),
+    ] {
+        let (status, body) = daemon.post("/v1/sharing/reports", &bad);
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(field),
+            "{field}: {body}"
+        );
+    }
+    // A plugin setting it refuses is the client's to fix, and nothing is queued.
+    let (status, _) = daemon.put("/v1/plugins/data-sharing/config", &json!({"k": 1}));
+    assert_eq!(status, 200);
+    let (status, body) = daemon.post("/v1/sharing/reports", &wanted);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("`k`"), "{body}");
+
+    let (status, queued) = daemon.get("/v1/sharing/reports");
+    assert_eq!(status, 200, "{queued}");
+    let queued = queued.as_array().unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(
+        queued[0]["seq"].as_i64() > queued[1]["seq"].as_i64(),
+        "newest first"
+    );
+    assert_eq!(queued[0]["acked"], false);
+    drop(daemon);
+    // The outbox rows are in the store for sync to send, and nothing else is there.
+    let conn = rusqlite::Connection::open(data.join("linli.db")).unwrap();
+    let kinds: Vec<String> = conn
+        .prepare("SELECT kind FROM outbox ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kinds, ["sharing-report", "sharing-report"]);
+}
+
+#[test]
+fn plugin_settings_and_pipeline_order_are_changed_over_http_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let (status, body) = daemon.put(
+        "/v1/plugins/markdown-pricing/config",
+        &json!({"near-expiry-hours": 48, "enabled-flag": true}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["config"]["near-expiry-hours"], "48");
+    for (settings, field) in [
+        (json!({"tiers": [1, 2]}), "tiers"),
+        (json!({"": "x"}), "setting name"),
+        (json!({"long": "x".repeat(2000)}), "long"),
+    ] {
+        let (status, body) = daemon.put("/v1/plugins/markdown-pricing/config", &settings);
+        assert_eq!(status, 422, "{settings}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(field), "{body}");
+    }
+    let (status, _) = daemon.put("/v1/plugins/nope/config", &json!({}));
+    assert_eq!(status, 404);
+
+    let (status, body) = daemon.put(
+        "/v1/pipelines/pricing/order",
+        &json!({"installs": ["markdown-pricing"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["id"], "markdown-pricing");
+    for order in [
+        json!({"installs": ["markdown-pricing", "markdown-pricing"]}),
+        json!({"installs": []}),
+        json!({"installs": ["presale-threshold"]}),
+    ] {
+        let (status, body) = daemon.put("/v1/pipelines/pricing/order", &order);
+        assert_eq!(status, 422, "{order}: {body}");
+    }
+    let (status, body) = daemon.put("/v1/pipelines/gambling/order", &json!({"installs": []}));
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("pricing"),
+        "{body}"
+    );
+
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let markdown = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|install| install["id"] == "markdown-pricing")
+        .unwrap();
+    assert_eq!(
+        markdown["config"],
+        json!({"enabled-flag": "true", "near-expiry-hours": "48"})
+    );
+}
+
+#[test]
+fn a_config_file_replaces_the_defaults_and_a_bad_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("linli.toml");
+    std::fs::write(
+        &config,
+        "demo = false\nbreaker-threshold = 2\n[limits]\nfuel = 5000000\n[sensors]\nsimulator = false\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let (status, skus) = daemon.get("/v1/inventory/skus");
+    assert_eq!(status, 200);
+    assert_eq!(skus, json!([]), "demo = false: an empty catalogue");
+    drop(daemon);
+
+    for (text, named) in [
+        ("listen = 7878\n", "listen"),
+        ("colour = \"red\"\n", "colour"),
+        (
+            "[sensors.cold-chain]\nmin-celsius = 9.0\nmax-celsius = 2.0\n",
+            "min-celsius",
+        ),
+        ("[sharing]\nk = 1\n", "sharing.k"),
+        ("[sharing]\ntime-zone = \"Mars/Olympus\"\n", "time-zone"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = std::process::Command::new(linli_tests::linli())
+            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{text}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(config.to_str().unwrap()) && stderr.contains(named),
+            "{text}: {stderr}"
+        );
+    }
+    let missing = dir.path().join("missing.toml");
+    let output = std::process::Command::new(linli_tests::linli())
+        .args(["daemon", "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+
+    let help = std::process::Command::new(linli_tests::linli())
+        .args(["daemon", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for setting in [
+        "--config",
+        "--listen",
+        "--data-dir",
+        "--log-json",
+        "cold-chain",
+        "sharing",
+    ] {
+        assert!(help.contains(setting), "{setting} in: {help}");
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), &["--log-json"]);
+    let log_lines: Vec<&str> = daemon
+        .startup_stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .collect();
+    assert!(
+        log_lines.iter().any(|line| line.contains("serving")),
+        "{}",
+        daemon.startup_stderr
+    );
+    for line in log_lines {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        assert!(
+            entry["level"].is_string() && entry["fields"].is_object(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let before = on_hand(&daemon, "MILK-1L");
+    let body = basket(&[("MILK-1L", 1)]).to_string();
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    // The request arrives, but only half of its body.
+    let (head, tail) = body.split_at(body.len() / 2);
+    write!(
+        stream,
+        "POST /v1/checkout/commit HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+        daemon.token,
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = daemon.pid().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The daemon waits for the request it is serving.
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+
+    let daemon = Daemon::start(dir.path());
+    assert_eq!(on_hand(&daemon, "MILK-1L"), before - 1);
 }

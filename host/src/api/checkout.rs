@@ -1,14 +1,14 @@
 //! Checkout: quote a basket through the pricing pipeline (prices and the adjustment
 //! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
 use crate::runtime::QuoteRequest;
 use crate::runtime::World;
 use crate::runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
 use crate::runtime::pipeline::{Refusal, Skipped, TrailEntry};
 use crate::store::catalogue;
 use crate::store::sales::{self, Buyer, SoldAdjustment, SoldLine};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,7 +27,7 @@ pub fn mutating() -> Router<AppState> {
 }
 
 /// A basket as the till sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Basket {
     pub lines: Vec<Wanted>,
@@ -36,7 +36,9 @@ pub struct Basket {
     pub customer: Option<CustomerRef>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Units of one SKU the customer wants.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = BasketItem)]
 #[serde(deny_unknown_fields)]
 pub struct Wanted {
     pub sku: String,
@@ -44,7 +46,7 @@ pub struct Wanted {
 }
 
 /// One priced line: the units of one SKU from one batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QuotedLine {
     pub sku: String,
     pub name: String,
@@ -56,7 +58,8 @@ pub struct QuotedLine {
     pub total: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A priced basket (amounts in cents).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Quote {
     pub lines: Vec<QuotedLine>,
     /// Every change, by which install, to which line (an index into `lines`), and why.
@@ -69,16 +72,28 @@ pub struct Quote {
     pub total: i64,
 }
 
-#[derive(Serialize)]
+/// A recorded sale: its number and the quote it was sold at.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Sale {
     sale: i64,
     #[serde(flatten)]
     quote: Quote,
 }
 
+/// A recorded sale's receipt.
+#[utoipa::path(
+    get,
+    path = "/v1/checkout/sales/{sale}",
+    tag = "checkout",
+    params(("sale" = i64, Path, description = "The sale number")),
+    responses(
+        (status = 200, description = "The receipt", body = sales::Receipt),
+        (status = 404, description = "No such sale (or not a number)", body = ApiErrorBody),
+    )
+)]
 async fn receipt(
     State(state): State<AppState>,
-    Path(sale): Path<i64>,
+    Number(sale): Number,
 ) -> Result<Json<sales::Receipt>, ApiError> {
     state
         .with_db(move |conn, _| {
@@ -90,6 +105,21 @@ async fn receipt(
         .await
 }
 
+/// Price a basket without selling it: batches allocated FIFO, the pricing pipeline's
+/// prices and the reason for every change.
+#[utoipa::path(
+    post,
+    path = "/v1/checkout/quote",
+    tag = "checkout",
+    request_body = Basket,
+    responses(
+        (status = 200, description = "The priced basket", body = Quote),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 404, description = "A SKU is not in the catalogue", body = ApiErrorBody),
+        (status = 409, description = "Not enough unexpired stock", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+    )
+)]
 async fn quote(
     State(state): State<AppState>,
     Body(basket): Body<Basket>,
@@ -99,6 +129,22 @@ async fn quote(
         .await
 }
 
+/// Sell a basket: priced as a quote, recorded, stock taken FIFO by batch.
+#[utoipa::path(
+    post,
+    path = "/v1/checkout/commit",
+    tag = "checkout",
+    request_body = Basket,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The sale was recorded", body = Sale),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "A SKU is not in the catalogue", body = ApiErrorBody),
+        (status = 409, description = "Not enough unexpired stock", body = ApiErrorBody),
+        (status = 422, description = "A field is invalid, the basket is empty, or pricing refused the sale", body = ApiErrorBody),
+    )
+)]
 async fn commit(
     State(state): State<AppState>,
     Body(basket): Body<Basket>,

@@ -2,7 +2,7 @@
 //! and whether an emergency meets the 30-minute promise), list those in progress
 //! (emergencies first), mark one delivered.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
 use crate::runtime::bindings::types::{BasketLine, CustomerRef};
 use crate::runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
 use crate::store::catalogue;
@@ -23,7 +23,9 @@ pub fn mutating() -> Router<AppState> {
         .route("/delivery/requests/{delivery}/delivered", post(delivered))
 }
 
-#[derive(Deserialize)]
+/// A delivery a resident asked for (times in unix milliseconds).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DeliveryRequested)]
 #[serde(deny_unknown_fields)]
 struct Requested {
     delivery: String,
@@ -39,14 +41,17 @@ struct Requested {
     couriers: Vec<Courier>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DeliveryItem)]
 #[serde(deny_unknown_fields)]
 struct Item {
     sku: String,
     qty: u32,
 }
 
-#[derive(Serialize)]
+/// A delivery and the plugin's plan for it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PlannedDelivery)]
 struct Planned {
     delivery: String,
     customer: String,
@@ -56,6 +61,23 @@ struct Planned {
     plan: DeliveryPlan,
 }
 
+/// Request a delivery: the elderly-delivery plugin plans fee, priority, courier and ETA.
+#[utoipa::path(
+    post,
+    path = "/v1/delivery/requests",
+    tag = "delivery",
+    request_body = Requested,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The delivery as planned", body = Planned),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "An item's SKU is not in the catalogue", body = ApiErrorBody),
+        (status = 409, description = "The delivery already exists", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the plugin refused", body = ApiErrorBody),
+        (status = 503, description = "No working delivery plugin could plan", body = ApiErrorBody),
+    )
+)]
 async fn request(
     State(state): State<AppState>,
     Body(requested): Body<Requested>,
@@ -125,6 +147,12 @@ async fn request(
 }
 
 /// Deliveries in progress: emergencies first, then by arrival time.
+#[utoipa::path(
+    get,
+    path = "/v1/delivery/requests",
+    tag = "delivery",
+    responses((status = 200, description = "Deliveries not yet delivered", body = Vec<Planned>))
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiError> {
     state
         .with_db(|conn, _| {
@@ -163,6 +191,20 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiEr
         .await
 }
 
+/// Mark a delivery delivered.
+#[utoipa::path(
+    post,
+    path = "/v1/delivery/requests/{delivery}/delivered",
+    tag = "delivery",
+    params(("delivery" = String, Path, description = "The delivery id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Marked delivered"),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such delivery", body = ApiErrorBody),
+        (status = 409, description = "Already delivered", body = ApiErrorBody),
+    )
+)]
 async fn delivered(
     State(state): State<AppState>,
     Path(delivery): Path<String>,

@@ -4,17 +4,34 @@ use super::{ApiError, AppState};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))
 }
 
-async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// The answer of a healthy daemon.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// The daemon is up and its database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 500, description = "The database does not answer", body = super::ApiErrorBody),
+    )
+)]
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state
         .with_db(|conn, _| {
             conn.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(Json(json!({ "status": "ok" })))
+            Ok(Json(Health { status: "ok" }))
         })
         .await
 }

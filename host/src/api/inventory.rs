@@ -1,6 +1,6 @@
 //! Inventory: SKUs, stock by batch with expiry, receiving a delivery.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
 use crate::store::catalogue::{self, Batch, Sku};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,17 +15,21 @@ pub fn reading() -> Router<AppState> {
 }
 
 pub fn mutating() -> Router<AppState> {
-    Router::new().route("/inventory/deliveries", post(receive))
+    Router::new()
+        .route("/inventory/deliveries", post(receive))
+        .route("/inventory/batches/{batch}/movements", post(move_stock))
 }
 
-#[derive(Serialize)]
+/// A SKU and its units on hand.
+#[derive(Serialize, utoipa::ToSchema)]
 struct SkuStock {
     #[serde(flatten)]
     sku: Sku,
     on_hand: u64,
 }
 
-#[derive(Serialize)]
+/// A SKU, its units on hand and the batches they are in.
+#[derive(Serialize, utoipa::ToSchema)]
 struct SkuDetail {
     #[serde(flatten)]
     sku: Sku,
@@ -34,6 +38,13 @@ struct SkuDetail {
     batches: Vec<Batch>,
 }
 
+/// Every SKU in the catalogue with its units on hand.
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/skus",
+    tag = "inventory",
+    responses((status = 200, description = "The catalogue", body = Vec<SkuStock>))
+)]
 async fn list_skus(State(state): State<AppState>) -> Result<Json<Vec<SkuStock>>, ApiError> {
     state
         .with_db(|conn, _| {
@@ -50,6 +61,17 @@ async fn list_skus(State(state): State<AppState>) -> Result<Json<Vec<SkuStock>>,
         .await
 }
 
+/// One SKU with its stock by batch.
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/skus/{sku}",
+    tag = "inventory",
+    params(("sku" = String, Path, description = "The SKU code")),
+    responses(
+        (status = 200, description = "The SKU and its batches", body = SkuDetail),
+        (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
+    )
+)]
 async fn one_sku(
     State(state): State<AppState>,
     Path(sku): Path<String>,
@@ -71,7 +93,9 @@ async fn one_sku(
         .await
 }
 
-#[derive(Deserialize)]
+/// A supplier's delivery of one SKU.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = StockDelivery)]
 #[serde(deny_unknown_fields)]
 struct Delivery {
     sku: String,
@@ -82,6 +106,22 @@ struct Delivery {
     expires_at: Option<i64>,
 }
 
+/// Receive a delivery as a new batch.
+#[utoipa::path(
+    post,
+    path = "/v1/inventory/deliveries",
+    tag = "inventory",
+    request_body = Delivery,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The batch received", body = Batch),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
+        (status = 409, description = "The batch was already received", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid (no units, already expired)", body = ApiErrorBody),
+    )
+)]
 async fn receive(
     State(state): State<AppState>,
     Body(delivery): Body<Delivery>,
@@ -127,6 +167,112 @@ async fn receive(
             catalogue::receive(&tx, &batch)?;
             tx.commit()?;
             Ok((StatusCode::CREATED, Json(batch)))
+        })
+        .await
+}
+
+/// Why units leave a batch other than by a sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+enum Outflow {
+    /// To another store of the alliance (`to` names it).
+    TransferOut,
+    /// Thrown away: expired, damaged, recalled.
+    WriteOff,
+}
+
+impl Outflow {
+    fn reason(self) -> &'static str {
+        match self {
+            Outflow::TransferOut => "transfer-out",
+            Outflow::WriteOff => "write-off",
+        }
+    }
+}
+
+/// Units leaving a batch without a sale.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StockOut {
+    kind: Outflow,
+    qty: u32,
+    /// The receiving store, for a transfer.
+    to: Option<String>,
+    /// Why: the expiry, the damage, the recall notice.
+    note: Option<String>,
+}
+
+/// Move units out of a batch: a transfer to another store, or a write-off. The batch
+/// trace lists it.
+#[utoipa::path(
+    post,
+    path = "/v1/inventory/batches/{batch}/movements",
+    tag = "inventory",
+    params(("batch" = String, Path, description = "The batch code")),
+    request_body = StockOut,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The batch after the movement", body = Batch),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such batch", body = ApiErrorBody),
+        (status = 409, description = "Fewer units on hand than moved", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid (no units, a transfer without `to`)", body = ApiErrorBody),
+    )
+)]
+async fn move_stock(
+    State(state): State<AppState>,
+    Path(batch): Path<String>,
+    Body(out): Body<StockOut>,
+) -> Result<(StatusCode, Json<Batch>), ApiError> {
+    if out.qty == 0 {
+        return Err(ApiError::Unprocessable(
+            "qty: a movement moves at least 1 unit".into(),
+        ));
+    }
+    let to = out.to.as_deref().map(str::trim).filter(|to| !to.is_empty());
+    let reference = match (out.kind, to) {
+        (Outflow::TransferOut, None) => {
+            return Err(ApiError::Unprocessable(
+                "to: a transfer names the receiving store".into(),
+            ));
+        }
+        (Outflow::TransferOut, Some(to)) => Some(format!("to {to}")),
+        (Outflow::WriteOff, Some(_)) => {
+            return Err(ApiError::Unprocessable(
+                "to: a write-off goes nowhere; leave `to` out".into(),
+            ));
+        }
+        (Outflow::WriteOff, None) => None,
+    };
+    let reference = match (reference, out.note.as_deref().map(str::trim)) {
+        (Some(reference), Some(note)) if !note.is_empty() => Some(format!("{reference}: {note}")),
+        (None, Some(note)) if !note.is_empty() => Some(note.to_string()),
+        (reference, _) => reference,
+    };
+    state
+        .with_db(move |conn, _| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found = catalogue::batch(&tx, &batch)?
+                .ok_or_else(|| ApiError::NotFound(format!("batch {batch}: no such batch")))?;
+            if found.qty_on_hand < out.qty {
+                return Err(ApiError::Conflict(format!(
+                    "qty: {} units to move, {} on hand in batch {batch}",
+                    out.qty, found.qty_on_hand
+                )));
+            }
+            catalogue::take(&tx, &batch, out.qty)?;
+            catalogue::record_movement(
+                &tx,
+                now_ms(),
+                &batch,
+                -i64::from(out.qty),
+                out.kind.reason(),
+                reference.as_deref(),
+            )?;
+            let moved = catalogue::batch(&tx, &batch)?.expect("the batch just moved");
+            tx.commit()?;
+            Ok((StatusCode::CREATED, Json(moved)))
         })
         .await
 }

@@ -63,6 +63,18 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// Prometheus metrics: requests by route, plugin installs, sensor readings, open alerts.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((
+        status = 200,
+        description = "Prometheus text exposition format 0.0.4",
+        body = String,
+        content_type = "text/plain"
+    ))
+)]
 async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let open_alerts = state
         .with_db(|conn, _| Ok(crate::store::sensors::open_alert_count(conn)?))

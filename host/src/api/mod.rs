@@ -7,6 +7,7 @@ mod delivery;
 mod health;
 mod inventory;
 mod metrics;
+mod openapi;
 mod plugins;
 mod presale;
 mod recycling;
@@ -19,14 +20,13 @@ use crate::runtime::pipeline::{Pipeline, PipelineError};
 use crate::runtime::{AnswerOf, Call, World};
 use crate::sensors::ColdChain;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use rusqlite::Connection;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -116,7 +116,8 @@ pub fn router(state: AppState) -> Router {
         .merge(delivery::reading())
         .merge(sensors::reading())
         .merge(sharing::reading())
-        .merge(trace::reading());
+        .merge(trace::reading())
+        .merge(openapi::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
         .merge(health::routes())
@@ -127,6 +128,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .with_state(state)
+}
+
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// What is wrong, naming the field, the route or the thing not found.
+    pub error: String,
 }
 
 /// An error a client can act on: the status and a message naming what is wrong.
@@ -171,7 +179,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("{self}");
         }
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        let body = ApiErrorBody {
+            error: self.to_string(),
+        };
+        (status, Json(body)).into_response()
     }
 }
 
@@ -210,14 +221,32 @@ where
 {
     type Rejection = ApiError;
 
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        // The error names the parameter, as body errors name the field.
+        serde_path_to_error::deserialize(deserializer)
+            .map(Params)
+            .map_err(|err| ApiError::BadRequest(format!("query: {err}")))
+    }
+}
+
+/// A numbered resource's number from the path (a sale, a pre-order, an alert): a path
+/// that is not a number names no such resource (404), said in the API's JSON.
+pub struct Number(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Number {
+    type Rejection = ApiError;
+
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(value)) => Ok(Params(value)),
-            Err(rejection) => Err(ApiError::BadRequest(format!(
-                "query: {}",
-                rejection.body_text()
-            ))),
-        }
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        text.parse().map(Number).map_err(|_| {
+            ApiError::NotFound(format!("{text}: no such resource; these are numbered"))
+        })
     }
 }
 

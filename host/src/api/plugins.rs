@@ -2,7 +2,7 @@
 //! and disable; change an install's settings; put a policy kind's installs in order.
 //! The store remembers each change; the pipeline acts on it at once.
 
-use super::{ApiError, AppState, Body};
+use super::{ApiError, ApiErrorBody, AppState, Body};
 use crate::runtime::World;
 use crate::runtime::pipeline::{InstallStatus, PipelineError};
 use axum::extract::{Path, State};
@@ -26,7 +26,8 @@ pub fn mutating() -> Router<AppState> {
 }
 
 /// A pipeline's new order: every install of the policy kind, each once.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PipelineOrder)]
 #[serde(deny_unknown_fields)]
 struct Order {
     installs: Vec<String>,
@@ -36,6 +37,35 @@ struct Order {
 const MAX_SETTINGS: usize = 64;
 const MAX_SETTING_BYTES: usize = 1024;
 
+/// A setting's value in `PUT /v1/plugins/{install}/config` (documentation only: the
+/// handler checks values itself, naming the setting that is wrong).
+struct SettingValue;
+
+impl utoipa::PartialSchema for SettingValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .description(Some(format!(
+                "A string, number or boolean; plugins read it as text. At most \
+                 {MAX_SETTING_BYTES} bytes."
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SettingValue {}
+
+/// Every plugin install of every policy kind, in pipeline order, with its health and
+/// settings.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins",
+    tag = "plugins",
+    responses((status = 200, description = "The installs", body = Vec<InstallStatus>))
+)]
 async fn list(State(state): State<AppState>) -> Json<Vec<InstallStatus>> {
     let statuses = World::ALL
         .iter()
@@ -43,6 +73,19 @@ async fn list(State(state): State<AppState>) -> Json<Vec<InstallStatus>> {
     Json(statuses.collect())
 }
 
+/// Enable an install (and clear its circuit breaker).
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/enable",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
 async fn enable(
     state: State<AppState>,
     install: Path<String>,
@@ -50,6 +93,19 @@ async fn enable(
     set_enabled(state, install, true).await
 }
 
+/// Disable an install: its pipeline stops calling it.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/disable",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
 async fn disable(
     state: State<AppState>,
     install: Path<String>,
@@ -83,6 +139,24 @@ async fn set_enabled(
 
 /// Replace an install's settings. Values may be JSON strings, numbers or booleans;
 /// plugins read them as text.
+#[utoipa::path(
+    put,
+    path = "/v1/plugins/{install}/config",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    request_body(
+        content = BTreeMap<String, SettingValue>,
+        description = "Every setting of the install, by name (at most 64)"
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 422, description = "Too many settings, or a name or value that is not allowed", body = ApiErrorBody),
+    )
+)]
 async fn set_config(
     State(state): State<AppState>,
     Path(install): Path<String>,
@@ -144,6 +218,21 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 
 /// Put the installs of one policy kind in a new order: pricing runs them in this order,
 /// the other kinds ask them in this order until one answers.
+#[utoipa::path(
+    put,
+    path = "/v1/pipelines/{world}/order",
+    tag = "plugins",
+    params(("world" = World, Path, description = "The policy kind")),
+    request_body = Order,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The policy kind's installs in their new order", body = Vec<InstallStatus>),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such policy kind", body = ApiErrorBody),
+        (status = 422, description = "The order does not name every install of the kind exactly once", body = ApiErrorBody),
+    )
+)]
 async fn reorder(
     State(state): State<AppState>,
     Path(world): Path<String>,

@@ -2,7 +2,7 @@
 //! presale plugin decides; a go creates the supplier order and confirms the pre-orders,
 //! a no-go releases them, an extension moves the deadline.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
 use crate::runtime::{Call, Campaign, Decision, Evaluation};
 use crate::store::catalogue;
 use axum::extract::{Path, State};
@@ -26,7 +26,9 @@ pub fn mutating() -> Router<AppState> {
         .route("/presale/orders/{preorder}/cancel", post(cancel))
 }
 
-#[derive(Deserialize)]
+/// A campaign to open (times in unix milliseconds).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CampaignOpening)]
 #[serde(deny_unknown_fields)]
 struct Opening {
     campaign: String,
@@ -38,7 +40,8 @@ struct Opening {
     weekly_volume: Option<u32>,
 }
 
-#[derive(Deserialize)]
+/// A resident's pre-order.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreorderRequest {
     /// The resident's pseudonym.
@@ -46,7 +49,8 @@ struct PreorderRequest {
     qty: u32,
 }
 
-#[derive(Serialize)]
+/// A campaign, its status and its pre-orders.
+#[derive(Serialize, utoipa::ToSchema)]
 struct CampaignView {
     campaign: String,
     sku: String,
@@ -64,7 +68,7 @@ struct CampaignView {
     orders: Vec<Preorder>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Preorder {
     preorder: i64,
     customer: String,
@@ -72,13 +76,32 @@ struct Preorder {
     status: String,
 }
 
-#[derive(Serialize)]
+/// The presale plugin's decision at close, and the campaign after it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CampaignClosed)]
 struct Closed {
     evaluation: Evaluation,
     install: String,
     campaign: CampaignView,
 }
 
+/// Open a presale campaign for a SKU; residents pre-order until the deadline (at least
+/// 3 days ahead).
+#[utoipa::path(
+    post,
+    path = "/v1/presale/campaigns",
+    tag = "presale",
+    request_body = Opening,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The campaign, open", body = CampaignView),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
+        (status = 409, description = "The campaign already exists", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid (deadline under 3 days)", body = ApiErrorBody),
+    )
+)]
 async fn open(
     State(state): State<AppState>,
     Body(opening): Body<Opening>,
@@ -121,6 +144,17 @@ async fn open(
         .await
 }
 
+/// A campaign with its pre-orders.
+#[utoipa::path(
+    get,
+    path = "/v1/presale/campaigns/{campaign}",
+    tag = "presale",
+    params(("campaign" = String, Path, description = "The campaign id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignView),
+        (status = 404, description = "No such campaign", body = ApiErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(campaign): Path<String>,
@@ -130,6 +164,23 @@ async fn show(
         .await
 }
 
+/// Place a resident's pre-order in an open campaign.
+#[utoipa::path(
+    post,
+    path = "/v1/presale/campaigns/{campaign}/orders",
+    tag = "presale",
+    params(("campaign" = String, Path, description = "The campaign id")),
+    request_body = PreorderRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The campaign with the new pre-order", body = CampaignView),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such campaign", body = ApiErrorBody),
+        (status = 409, description = "The campaign is closed to pre-orders", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+    )
+)]
 async fn place(
     State(state): State<AppState>,
     Path(campaign): Path<String>,
@@ -166,9 +217,23 @@ async fn place(
         .await
 }
 
+/// Cancel a placed pre-order.
+#[utoipa::path(
+    post,
+    path = "/v1/presale/orders/{preorder}/cancel",
+    tag = "presale",
+    params(("preorder" = i64, Path, description = "The pre-order number")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The campaign after the cancellation", body = CampaignView),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such pre-order", body = ApiErrorBody),
+        (status = 409, description = "The pre-order is no longer placed", body = ApiErrorBody),
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
-    Path(preorder): Path<i64>,
+    Number(preorder): Number,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
         .with_db(move |conn, _| {
@@ -199,6 +264,23 @@ async fn cancel(
         .await
 }
 
+/// Close a campaign: the presale plugin decides go (order from the supplier, confirm
+/// pre-orders), no-go (release them), extend (a new deadline) or wait.
+#[utoipa::path(
+    post,
+    path = "/v1/presale/campaigns/{campaign}/close",
+    tag = "presale",
+    params(("campaign" = String, Path, description = "The campaign id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The decision and the campaign after it", body = Closed),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such campaign", body = ApiErrorBody),
+        (status = 409, description = "The campaign was already decided", body = ApiErrorBody),
+        (status = 422, description = "The plugin refused", body = ApiErrorBody),
+        (status = 503, description = "No working presale plugin could decide", body = ApiErrorBody),
+    )
+)]
 async fn close(
     State(state): State<AppState>,
     Path(campaign): Path<String>,

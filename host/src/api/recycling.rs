@@ -1,7 +1,7 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
 use crate::runtime::bindings::types::CustomerRef;
 use crate::runtime::{
     Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
@@ -23,7 +23,9 @@ pub fn mutating() -> Router<AppState> {
         .route("/recycling/redemptions", post(redeem))
 }
 
-#[derive(Deserialize)]
+/// Boxes or packaging a customer brought back.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = RecyclingReturn)]
 #[serde(deny_unknown_fields)]
 struct Return {
     customer: CustomerRef,
@@ -32,7 +34,9 @@ struct Return {
     condition: Condition,
 }
 
-#[derive(Deserialize)]
+/// Points a customer wants to spend on a basket.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PointsRedemption)]
 #[serde(deny_unknown_fields)]
 struct Redemption {
     customer: CustomerRef,
@@ -42,7 +46,9 @@ struct Redemption {
     basket_total: i64,
 }
 
-#[derive(Serialize)]
+/// A ledger entry as written, with the customer's new balance.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = LedgerRecorded)]
 struct Recorded {
     #[serde(flatten)]
     entry: Entry,
@@ -51,7 +57,9 @@ struct Recorded {
     install: String,
 }
 
-#[derive(Serialize)]
+/// A customer's points balance and latest ledger entries.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PointsAccount)]
 struct Account {
     pseudonym: String,
     balance: i64,
@@ -59,6 +67,14 @@ struct Account {
     entries: Vec<Entry>,
 }
 
+/// A customer's points balance and their latest 50 ledger entries.
+#[utoipa::path(
+    get,
+    path = "/v1/recycling/accounts/{pseudonym}",
+    tag = "recycling",
+    params(("pseudonym" = String, Path, description = "The customer's pseudonym")),
+    responses((status = 200, description = "The account (empty for an unknown pseudonym)", body = Account))
+)]
 async fn account(
     State(state): State<AppState>,
     Path(pseudonym): Path<String>,
@@ -74,6 +90,21 @@ async fn account(
         .await
 }
 
+/// Record a return: the recycling plugin decides the refund and the points.
+#[utoipa::path(
+    post,
+    path = "/v1/recycling/returns",
+    tag = "recycling",
+    request_body = Return,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The entry and the new balance", body = Recorded),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the plugin refused", body = ApiErrorBody),
+        (status = 503, description = "No working recycling plugin could decide", body = ApiErrorBody),
+    )
+)]
 async fn record_return(
     State(state): State<AppState>,
     Body(returned): Body<Return>,
@@ -102,6 +133,21 @@ async fn record_return(
         .await
 }
 
+/// Spend points on a basket: the recycling plugin decides the discount.
+#[utoipa::path(
+    post,
+    path = "/v1/recycling/redemptions",
+    tag = "recycling",
+    request_body = Redemption,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The entry and the new balance", body = Recorded),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid, or the plugin refused", body = ApiErrorBody),
+        (status = 503, description = "No working recycling plugin could decide", body = ApiErrorBody),
+    )
+)]
 async fn redeem(
     State(state): State<AppState>,
     Body(redemption): Body<Redemption>,

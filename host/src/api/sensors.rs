@@ -1,7 +1,7 @@
 //! Sensors: readings ingested in batches, the latest reading per device, a device's
 //! history over a time range, and cold-chain alerts (listed, acknowledged).
 
-use super::{ApiError, AppState, Body, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Number, Params, now_ms};
 use crate::sensors::{self, IncomingReading, Ingested};
 use crate::store::sensors::{self as table, Alert, Reading};
 use axum::extract::{Path, State};
@@ -28,32 +28,39 @@ pub fn mutating() -> Router<AppState> {
 /// Most readings one history request returns.
 const MAX_HISTORY: u32 = 10_000;
 
-#[derive(Deserialize)]
+/// Readings from one or more devices.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReadingBatch)]
 #[serde(deny_unknown_fields)]
 struct Batch {
     readings: Vec<IncomingReading>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Range {
     /// Unix ms, inclusive; default a day before `to`.
     from: Option<i64>,
     /// Unix ms, exclusive; default now.
     to: Option<i64>,
+    /// Only readings of this kind: `temperature`, `humidity` or `shelf-weight`.
     kind: Option<String>,
+    /// Most readings returned, 1 to 10000 (the default).
     limit: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AlertFilter {
     /// Only alerts nobody acknowledged yet (default true).
     open: Option<bool>,
+    /// Most alerts returned, 1 to 1000 (default 200).
     limit: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Acknowledgement {
     /// Who looked at it (a clerk's name or initials).
@@ -78,6 +85,20 @@ pub fn store_readings(
     Ok(ingested)
 }
 
+/// Store a batch of readings (at most 10000) and apply the cold-chain rule to them.
+#[utoipa::path(
+    post,
+    path = "/v1/sensors/readings",
+    tag = "sensors",
+    request_body = Batch,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The readings were stored", body = Ingested),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 422, description = "A reading is missing a field or invalid (the error names it)", body = ApiErrorBody),
+    )
+)]
 async fn ingest(
     State(state): State<AppState>,
     Body(batch): Body<Batch>,
@@ -90,12 +111,31 @@ async fn ingest(
         .await
 }
 
+/// The latest reading of each device and kind.
+#[utoipa::path(
+    get,
+    path = "/v1/sensors/latest",
+    tag = "sensors",
+    responses((status = 200, description = "The latest readings", body = Vec<Reading>))
+)]
 async fn latest(State(state): State<AppState>) -> Result<Json<Vec<Reading>>, ApiError> {
     state
         .with_db(|conn, _| Ok(Json(table::latest(conn)?)))
         .await
 }
 
+/// A device's readings over a time range, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sensors/devices/{device}/readings",
+    tag = "sensors",
+    params(("device" = String, Path, description = "The device id"), Range),
+    responses(
+        (status = 200, description = "The readings", body = Vec<Reading>),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+        (status = 404, description = "No readings from the device", body = ApiErrorBody),
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     Path(device): Path<String>,
@@ -134,6 +174,17 @@ async fn history(
         .await
 }
 
+/// Cold-chain alerts, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sensors/alerts",
+    tag = "sensors",
+    params(AlertFilter),
+    responses(
+        (status = 200, description = "The alerts", body = Vec<Alert>),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+    )
+)]
 async fn alerts(
     State(state): State<AppState>,
     Params(filter): Params<AlertFilter>,
@@ -150,14 +201,28 @@ async fn alerts(
         .await
 }
 
+/// Acknowledge an alert: who looked at it and what was done.
+#[utoipa::path(
+    post,
+    path = "/v1/sensors/alerts/{alert}/ack",
+    tag = "sensors",
+    params(("alert" = i64, Path, description = "The alert number")),
+    request_body = Acknowledgement,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The alert, acknowledged", body = Alert),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such alert", body = ApiErrorBody),
+        (status = 409, description = "Already acknowledged", body = ApiErrorBody),
+        (status = 422, description = "`by` is missing or empty", body = ApiErrorBody),
+    )
+)]
 async fn acknowledge(
     State(state): State<AppState>,
-    Path(alert): Path<String>,
+    Number(alert): Number,
     Body(ack): Body<Acknowledgement>,
 ) -> Result<Json<Alert>, ApiError> {
-    let alert: i64 = alert
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("alert {alert}: alerts are numbered")))?;
     let by = ack.by.trim().to_string();
     if by.is_empty() {
         return Err(ApiError::Unprocessable(

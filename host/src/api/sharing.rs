@@ -3,7 +3,7 @@
 //! row with fewer than k distinct customers, whatever the plugin returned, and queues
 //! the report in the outbox, in the same transaction, for sync to send.
 
-use super::{ApiError, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
 use crate::runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,7 +29,8 @@ pub const OUTBOX_KIND: &str = "sharing-report";
 /// call's input limit.
 const MAX_DAYS: i32 = 92;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ReportDays)]
 #[serde(deny_unknown_fields)]
 struct Wanted {
     /// First and last day of the report, inclusive, "YYYY-MM-DD" in the store's time
@@ -39,7 +40,8 @@ struct Wanted {
 }
 
 /// A report as queued for the alliance.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = QueuedReport)]
 struct Queued {
     first_day: String,
     last_day: String,
@@ -54,7 +56,9 @@ struct Queued {
     dropped_by_host: u32,
 }
 
-#[derive(Serialize)]
+/// A report in the outbox.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OutboxedReport)]
 struct Outboxed {
     /// The outbox sequence number: the report's place in the sync queue.
     seq: i64,
@@ -65,6 +69,22 @@ struct Outboxed {
     report: Queued,
 }
 
+/// Build a data-sharing report for a range of days (at most 92): the plugin chooses
+/// what is shared, the host drops rows below k and queues the report for sync.
+#[utoipa::path(
+    post,
+    path = "/v1/sharing/reports",
+    tag = "sharing",
+    request_body = Wanted,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The report, queued", body = Outboxed),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 422, description = "A day is missing or invalid, or the plugin refused", body = ApiErrorBody),
+        (status = 503, description = "No working data-sharing plugin could build the report", body = ApiErrorBody),
+    )
+)]
 async fn build(
     State(state): State<AppState>,
     Body(wanted): Body<Wanted>,
@@ -143,6 +163,12 @@ async fn build(
 }
 
 /// Reports in the outbox, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/sharing/reports",
+    tag = "sharing",
+    responses((status = 200, description = "The latest 100 reports", body = Vec<Outboxed>))
+)]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outboxed>>, ApiError> {
     state
         .with_db(|conn, _| {

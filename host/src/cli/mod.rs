@@ -43,12 +43,19 @@ enum PluginCommand {
 
 /// Settings of `linli daemon`. Defaults: listen on 127.0.0.1:7878, data in
 /// ./linli-data, demo catalogue on, circuit breaker after 5 consecutive failures, plugin
-/// limits fuel 10M / 16 MiB / 50 ms / 1 MiB in and out.
+/// limits fuel 10M / 16 MiB / 50 ms / 1 MiB in and out, sensor simulator on, cold chain
+/// 0–8 °C for at most 15 minutes, data-sharing k = 5.
 #[derive(clap::Args)]
 struct DaemonArgs {
-    /// A TOML file replacing any default: listen = "127.0.0.1:7878",
-    /// data-dir = "linli-data", demo = true, breaker-threshold = 5, and a [limits] table
-    /// with fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes.
+    /// A TOML file replacing any default. Top level: listen = "127.0.0.1:7878",
+    /// data-dir = "linli-data", demo = true, breaker-threshold = 5.
+    /// [limits]: fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes.
+    /// [sensors]: simulator = true, simulator-interval-ms = 10000, retention-days = 90.
+    /// [sensors.cold-chain]: min-celsius = 0.0, max-celsius = 8.0, after-minutes = 15;
+    /// [sensors.cold-chain.devices.DEVICE]: min-celsius, max-celsius, after-minutes for one
+    /// device (sim-freezer-1 holds -25 to -15 °C).
+    /// [sharing]: k = 5 (rows with fewer customers never leave the store),
+    /// time-zone = "Asia/Shanghai" (default: the system's).
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     /// Address to listen on (overrides the config file); port 0 picks a free port.

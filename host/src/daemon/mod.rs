@@ -305,7 +305,7 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(interval_ms));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut simulator = Simulator::new(api::now_ms() as u64);
-    let mut pruned_at = i64::MIN;
+    let mut pruned_at: Option<i64> = None;
     loop {
         ticks.tick().await;
         let now = api::now_ms();
@@ -314,8 +314,9 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
         } else {
             Vec::new()
         };
-        let prune_before = (config.retention_days > 0 && now - pruned_at >= 3_600_000)
-            .then(|| now - i64::from(config.retention_days) * 86_400_000);
+        let prune_before = (config.retention_days > 0
+            && pruned_at.is_none_or(|at| now - at >= 3_600_000))
+        .then(|| now - i64::from(config.retention_days) * 86_400_000);
         if readings.is_empty() && prune_before.is_none() {
             continue;
         }
@@ -336,7 +337,7 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
         match done {
             Ok(()) => {
                 if prune_before.is_some() {
-                    pruned_at = now;
+                    pruned_at = Some(now);
                 }
             }
             Err(err) => tracing::warn!("sensor upkeep: {err}"),

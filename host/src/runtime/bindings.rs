@@ -4,13 +4,13 @@
 //! the pricing world, and every other world reuses them, so a `BasketLine` is one Rust
 //! type in the whole host. Every generated type is serde-serialisable: that is the JSON
 //! shape of `linli plugin run` inputs and outputs (snake_case fields, variant names as
-//! in Rust).
+//! in Rust), and every one is a `utoipa` schema for the HTTP API's OpenAPI document.
 
 pub mod pricing {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "pricing",
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
         // Store reads can fail on the host side (a locked database); that traps the
         // call rather than inventing an answer.
         imports: {
@@ -27,7 +27,7 @@ macro_rules! world_bindings {
             wasmtime::component::bindgen!({
                 path: "../wit",
                 world: $world,
-                additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+                additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema],
                 with: {
                     "linli:policy/types": crate::runtime::bindings::pricing::linli::policy::types,
                     "linli:policy/log": crate::runtime::bindings::pricing::linli::policy::log,

@@ -41,7 +41,7 @@ struct Health {
 }
 
 /// How an install is doing, as the store owner sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct InstallStatus {
     pub id: String,
     pub plugin: String,
@@ -167,7 +167,7 @@ enum Failure {
 }
 
 /// One change a pricing install made to a line: the receipt's explanation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TrailEntry {
     pub install: String,
     pub line: u32,
@@ -176,14 +176,14 @@ pub struct TrailEntry {
 }
 
 /// An install that did not contribute to a decision, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
     pub install: String,
     pub error: String,
 }
 
 /// An install's own refusal (e.g. "expired goods must not be sold").
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Refusal {
     pub install: String,
     pub error: PolicyError,

@@ -20,7 +20,7 @@ pub use recycling_points::exports::linli::policy::recycling_points_policy::{
 };
 
 /// A policy kind: one WIT world, exporting one interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     Pricing,

@@ -134,7 +134,7 @@ impl ColdChain {
 }
 
 /// One reading as a device sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncomingReading {
     pub device: String,
@@ -145,7 +145,7 @@ pub struct IncomingReading {
 }
 
 /// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Ingested {
     pub stored: usize,
     /// Alerts this batch raised.

@@ -4,7 +4,9 @@
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One entry of a customer's points ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = LedgerEntry)]
 pub struct Entry {
     pub at: i64,
     /// `return` or `redemption`.

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// One line of a sale as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SoldLine {
     pub sku: String,
     pub batch: String,
@@ -15,7 +15,7 @@ pub struct SoldLine {
 }
 
 /// One change to a sold line: which install, how much, why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SoldAdjustment {
     pub line: u32,
     pub install: String,
@@ -88,7 +88,7 @@ pub fn record(
 }
 
 /// A recorded sale, as its receipt shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub sale: i64,
     pub at: i64,
@@ -144,7 +144,7 @@ pub fn receipt(conn: &Connection, sale: i64) -> rusqlite::Result<Option<Receipt>
 }
 
 /// A sale of a traced batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TracedSale {
     pub sale: i64,
     pub at: i64,
@@ -154,7 +154,7 @@ pub struct TracedSale {
 }
 
 /// A stock movement of a traced batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Movement {
     pub at: i64,
     pub delta: i64,
@@ -162,13 +162,16 @@ pub struct Movement {
     pub reference: Option<String>,
 }
 
+const SALES_OF_BATCH: &str = "SELECT sale.sale, sale.at, sale.customer, sale_line.qty, sale_line.unit_price \
+     FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
+     WHERE sale_line.batch = ?1 ORDER BY sale.at, sale.sale";
+
+const MOVEMENTS_OF_BATCH: &str = "SELECT at, delta, reason, reference FROM stock_movement \
+     WHERE batch = ?1 ORDER BY at, movement";
+
 /// Every sale of a batch, oldest first (from the `sale_line(batch)` index).
 pub fn sales_of_batch(conn: &Connection, batch: &str) -> rusqlite::Result<Vec<TracedSale>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT sale.sale, sale.at, sale.customer, sale_line.qty, sale_line.unit_price \
-         FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
-         WHERE sale_line.batch = ?1 ORDER BY sale.at, sale.sale",
-    )?;
+    let mut statement = conn.prepare_cached(SALES_OF_BATCH)?;
     let rows = statement.query_map([batch], |row| {
         Ok(TracedSale {
             sale: row.get(0)?,
@@ -183,9 +186,7 @@ pub fn sales_of_batch(conn: &Connection, batch: &str) -> rusqlite::Result<Vec<Tr
 
 /// Every stock movement of a batch, oldest first.
 pub fn movements_of_batch(conn: &Connection, batch: &str) -> rusqlite::Result<Vec<Movement>> {
-    let mut statement = conn.prepare_cached(
-        "SELECT at, delta, reason, reference FROM stock_movement WHERE batch = ?1 ORDER BY at, movement",
-    )?;
+    let mut statement = conn.prepare_cached(MOVEMENTS_OF_BATCH)?;
     let rows = statement.query_map([batch], |row| {
         Ok(Movement {
             at: row.get(0)?,
@@ -195,4 +196,32 @@ pub fn movements_of_batch(conn: &Connection, batch: &str) -> rusqlite::Result<Ve
         })
     })?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trace must stay fast on a year of data: SQLite answers both of its queries from
+    /// the batch indexes, never by scanning sales or movements.
+    #[test]
+    fn trace_queries_use_the_batch_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open(dir.path()).unwrap();
+        for (query, index) in [
+            (SALES_OF_BATCH, "sale_line_batch"),
+            (MOVEMENTS_OF_BATCH, "stock_movement_batch"),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap()
+                .query_map(["B-1"], |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains(&format!("USING INDEX {index}")), "{plan}");
+            assert!(!plan.contains("SCAN"), "{plan}");
+        }
+    }
 }

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// One reading of one device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reading {
     pub device: String,
     pub kind: String,
@@ -15,7 +15,7 @@ pub struct Reading {
 }
 
 /// A temperature excursion that lasted longer than the cold-chain rule allows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub alert: i64,
     pub device: String,
@@ -193,19 +193,22 @@ pub fn raise_or_extend(
             Ok(false)
         }
         None => {
+            // The worst reading of the excursion so far, the raising one included.
+            let worst: f64 = conn
+                .prepare_cached(
+                    "SELECT value FROM sensor_reading \
+                     WHERE device = ?1 AND kind = 'temperature' AND at BETWEEN ?2 AND ?3 \
+                     ORDER BY max(?4 - value, value - ?5) DESC LIMIT 1",
+                )?
+                .query_row(params![device, started_at, reading.at, min, max], |row| {
+                    row.get(0)
+                })?;
             conn.prepare_cached(
                 "INSERT INTO cold_chain_alert \
                  (device, min_celsius, max_celsius, started_at, raised_at, last_at, worst) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             )?
-            .execute(params![
-                device,
-                min,
-                max,
-                started_at,
-                reading.at,
-                reading.value
-            ])?;
+            .execute(params![device, min, max, started_at, reading.at, worst])?;
             Ok(true)
         }
     }

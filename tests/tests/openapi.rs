@@ -1,0 +1,292 @@
+//! `GET /v1/openapi.json`: the daemon documents every route it serves — methods, path
+//! and query parameters, bodies, responses and which routes need the bearer token — and
+//! the routes it documents are the ones it serves.
+
+use linli_tests::Daemon;
+use serde_json::{Value, json};
+
+/// Every route of the daemon's router: method, path, and whether it needs the token.
+const ROUTES: &[(&str, &str, bool)] = &[
+    ("post", "/v1/checkout/quote", false),
+    ("get", "/v1/checkout/sales/{sale}", false),
+    ("post", "/v1/checkout/commit", true),
+    ("get", "/v1/inventory/skus", false),
+    ("get", "/v1/inventory/skus/{sku}", false),
+    ("post", "/v1/inventory/deliveries", true),
+    ("post", "/v1/inventory/batches/{batch}/movements", true),
+    ("get", "/v1/plugins", false),
+    ("post", "/v1/plugins/{install}/enable", true),
+    ("post", "/v1/plugins/{install}/disable", true),
+    ("put", "/v1/plugins/{install}/config", true),
+    ("put", "/v1/pipelines/{world}/order", true),
+    ("get", "/v1/recycling/accounts/{pseudonym}", false),
+    ("post", "/v1/recycling/returns", true),
+    ("post", "/v1/recycling/redemptions", true),
+    ("get", "/v1/presale/campaigns/{campaign}", false),
+    ("post", "/v1/presale/campaigns", true),
+    ("post", "/v1/presale/campaigns/{campaign}/orders", true),
+    ("post", "/v1/presale/campaigns/{campaign}/close", true),
+    ("post", "/v1/presale/orders/{preorder}/cancel", true),
+    ("get", "/v1/delivery/requests", false),
+    ("post", "/v1/delivery/requests", true),
+    ("post", "/v1/delivery/requests/{delivery}/delivered", true),
+    ("get", "/v1/sensors/latest", false),
+    ("get", "/v1/sensors/devices/{device}/readings", false),
+    ("get", "/v1/sensors/alerts", false),
+    ("post", "/v1/sensors/readings", true),
+    ("post", "/v1/sensors/alerts/{alert}/ack", true),
+    ("get", "/v1/sharing/reports", false),
+    ("post", "/v1/sharing/reports", true),
+    ("get", "/v1/trace/batches/{batch}", false),
+    ("get", "/v1/openapi.json", false),
+    ("get", "/healthz", false),
+    ("get", "/metrics", false),
+];
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The schema a `$ref` points to, or the schema itself.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("a reference outside the schemas: {reference}"));
+            let found = &document["components"]["schemas"][name];
+            assert!(found.is_object(), "{reference} is not in the document");
+            resolve(document, found)
+        }
+        None => schema,
+    }
+}
+
+/// `{name}` segments of a path template.
+fn path_parameters(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+#[test]
+fn the_document_covers_every_route_with_its_parameters_bodies_and_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let (status, document) = daemon.get("/v1/openapi.json");
+    assert_eq!(status, 200, "{document}");
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        document["openapi"]
+    );
+    assert_eq!(document["info"]["title"], "linli store daemon API");
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+
+    // Exactly the router's routes.
+    let mut documented = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if operations.get(method).is_some() {
+                documented.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    let mut expected: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_string()))
+        .collect();
+    documented.sort();
+    expected.sort();
+    assert_eq!(documented, expected);
+
+    // The bearer scheme, and on exactly the mutating routes.
+    let scheme = &document["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    assert!(
+        document.get("security").is_none(),
+        "no document-wide security"
+    );
+    for (method, path, mutating) in ROUTES {
+        let operation = &document["paths"][path][method];
+        let security = &operation["security"];
+        if *mutating {
+            assert_eq!(security, &json!([{"bearer": []}]), "{method} {path}");
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{method} {path}: no 401"
+            );
+        } else {
+            assert!(security.is_null(), "{method} {path}: {security}");
+        }
+    }
+    assert_eq!(
+        document["paths"]["/v1/checkout/commit"]["post"]["security"],
+        json!([{"bearer": []}])
+    );
+    assert!(
+        document["paths"]["/v1/inventory/skus"]["get"]
+            .get("security")
+            .is_none()
+    );
+
+    // Every operation: its path parameters, a success response, errors as ApiErrorBody.
+    for (method, path, _) in ROUTES {
+        let operation = &document["paths"][path][method];
+        let parameters = operation["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for name in path_parameters(path) {
+            assert!(
+                parameters
+                    .iter()
+                    .any(|parameter| parameter["name"] == name && parameter["in"] == "path"),
+                "{method} {path}: path parameter {name} undeclared"
+            );
+        }
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|code| code.starts_with('2')),
+            "{method} {path}: no success response"
+        );
+        for (code, response) in responses {
+            let Some(schema) = response.pointer("/content/application~1json/schema") else {
+                continue;
+            };
+            if code.starts_with('4') || code.starts_with('5') {
+                assert_eq!(
+                    schema["$ref"], "#/components/schemas/ApiErrorBody",
+                    "{method} {path} {code}"
+                );
+            } else if *path != "/v1/openapi.json" {
+                let schema = resolve(&document, schema);
+                assert!(
+                    schema.get("type").is_some() || schema.get("allOf").is_some(),
+                    "{method} {path} {code}: {schema}"
+                );
+            }
+        }
+    }
+    let error = &document["components"]["schemas"]["ApiErrorBody"];
+    assert_eq!(error["properties"]["error"]["type"], "string", "{error}");
+    assert_eq!(error["required"], json!(["error"]));
+
+    // Request bodies: a sensor batch is an object with a `readings` array of readings.
+    let body = &document["paths"]["/v1/sensors/readings"]["post"]["requestBody"];
+    assert_eq!(body["required"], true, "{body}");
+    let batch = resolve(&document, &body["content"]["application/json"]["schema"]);
+    assert_eq!(batch["type"], "object", "{batch}");
+    assert_eq!(batch["required"], json!(["readings"]), "{batch}");
+    let readings = &batch["properties"]["readings"];
+    assert_eq!(readings["type"], "array", "{readings}");
+    let reading = resolve(&document, &readings["items"]);
+    for field in ["device", "kind", "value", "at"] {
+        assert!(
+            reading["properties"][field].is_object(),
+            "{field}: {reading}"
+        );
+    }
+    for (method, path) in [
+        ("post", "/v1/checkout/quote"),
+        ("post", "/v1/checkout/commit"),
+        ("post", "/v1/inventory/deliveries"),
+        ("put", "/v1/plugins/{install}/config"),
+        ("put", "/v1/pipelines/{world}/order"),
+        ("post", "/v1/recycling/returns"),
+        ("post", "/v1/recycling/redemptions"),
+        ("post", "/v1/presale/campaigns"),
+        ("post", "/v1/presale/campaigns/{campaign}/orders"),
+        ("post", "/v1/delivery/requests"),
+        ("post", "/v1/sensors/alerts/{alert}/ack"),
+        ("post", "/v1/sharing/reports"),
+    ] {
+        let schema = &document["paths"][path][method]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert!(
+            resolve(&document, schema)["type"] == "object",
+            "{method} {path}: {schema}"
+        );
+    }
+
+    // Query parameters.
+    let history = &document["paths"]["/v1/sensors/devices/{device}/readings"]["get"];
+    let query: Vec<&str> = history["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|parameter| parameter["in"] == "query")
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(query, ["from", "to", "kind", "limit"]);
+
+    // Schemas the plugins' WIT types give: a basket's customer.
+    let basket = resolve(
+        &document,
+        &document["paths"]["/v1/checkout/quote"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"],
+    );
+    let customer = &basket["properties"]["customer"];
+    let customer = customer["oneOf"]
+        .as_array()
+        .and_then(|options| options.iter().find(|option| option.get("$ref").is_some()))
+        .unwrap_or(customer);
+    let customer = resolve(&document, customer);
+    assert!(
+        customer["properties"]["pseudonym"].is_object(),
+        "{customer}"
+    );
+    assert!(customer["properties"]["tier"].is_object(), "{customer}");
+}
+
+#[test]
+fn every_documented_route_is_served_and_guarded_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let (status, document) = daemon.get("/v1/openapi.json");
+    assert_eq!(status, 200, "{document}");
+    for (method, path, mutating) in ROUTES {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
+        // Numbers fit every path parameter; nothing with these ids exists, and an empty
+        // body is refused, so no probe changes the store.
+        let concrete: String = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let (status, body) = match *method {
+            "get" => daemon.get(&concrete),
+            "post" => daemon.post(&concrete, &json!({})),
+            "put" => daemon.put(&concrete, &json!({})),
+            other => panic!("{other}: no probe"),
+        };
+        let unrouted = status == 405
+            || (status == 404
+                && body["error"]
+                    .as_str()
+                    .is_some_and(|error| error.contains("no such route")));
+        assert!(!unrouted, "{method} {path}: {status} {body}");
+        assert!(
+            !(200..300).contains(&status) || *method == "get",
+            "{method} {path}: a probe changed something: {status} {body}"
+        );
+        if *method == "post" {
+            let (status, body) = daemon.post_raw(&concrete, "{}", false);
+            assert_eq!(
+                status == 401,
+                *mutating,
+                "{method} {path} without a token: {status} {body}"
+            );
+        }
+    }
+}
