@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod daemon;
+pub mod install;
 pub mod reference;
 pub mod runtime;
 pub mod sensors;

@@ -1,7 +1,10 @@
 //! The `linli` command line: argument parsing and one module per command group.
 
+mod bundle;
 mod plugin_inspect;
+mod plugin_new;
 mod plugin_run;
+mod trust;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -29,6 +32,19 @@ enum Command {
     /// Work with policy plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Publisher keys that sign plugin bundles.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The store's trust store: whose signed bundles it installs.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a publisher key pair: NAME.key (secret, mode 0600) and NAME.pub (give this
+    /// one to the stores and the registry).
+    New(bundle::KeyNewArgs),
 }
 
 #[derive(Subcommand)]
@@ -39,6 +55,15 @@ enum PluginCommand {
     /// Show what a plugin component is: its world, imports, the capabilities it needs,
     /// its digest.
     Inspect(plugin_inspect::InspectArgs),
+    /// Start a plugin crate for one world: it builds, passes its tests and packs as is.
+    New(plugin_new::NewArgs),
+    /// Pack a plugin crate into a bundle (`<namespace>-<name>-<version>.linli`): build
+    /// it for wasm32-wasip2, check the component against its plugin.toml, sign it.
+    Pack(bundle::PackArgs),
+    /// Sign a bundle, replacing any signature.
+    Sign(bundle::SignArgs),
+    /// Check a bundle: intact, signed by a trusted key, component matching manifest.
+    Verify(bundle::VerifyArgs),
 }
 
 /// Settings of `linli daemon`. Defaults: listen on 127.0.0.1:7878, data in
@@ -81,31 +106,39 @@ fn daemon(args: DaemonArgs) -> ExitCode {
         }
         linli_host::daemon::run(config)
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("linli daemon: {message}");
-            ExitCode::from(2)
-        }
-    }
+    finish("daemon", result)
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The daemon reports what it serves; the other commands print their answer on
+    // stdout (a plugin's own log lines come back in `plugin run`'s JSON), so stderr
+    // keeps only what went wrong.
+    let level = match cli.command {
+        Command::Daemon(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_json, level);
     match cli.command {
-        Command::Daemon(args) => {
-            init_logging(cli.log_json, "info");
-            daemon(args)
-        }
-        Command::Plugin(PluginCommand::Run(args)) => {
-            // The plugin's own log lines come back in the printed JSON; stderr keeps
-            // only what went wrong.
-            init_logging(cli.log_json, "warn");
-            plugin_run::run(args)
-        }
-        Command::Plugin(PluginCommand::Inspect(args)) => {
-            init_logging(cli.log_json, "warn");
-            plugin_inspect::run(args)
+        Command::Daemon(args) => daemon(args),
+        Command::Plugin(PluginCommand::Run(args)) => plugin_run::run(args),
+        Command::Plugin(PluginCommand::Inspect(args)) => plugin_inspect::run(args),
+        Command::Plugin(PluginCommand::New(args)) => plugin_new::run(args),
+        Command::Plugin(PluginCommand::Pack(args)) => bundle::pack(args),
+        Command::Plugin(PluginCommand::Sign(args)) => bundle::sign(args),
+        Command::Plugin(PluginCommand::Verify(args)) => bundle::verify(args),
+        Command::Key(KeyCommand::New(args)) => bundle::key_new(args),
+        Command::Trust(command) => trust::run(command),
+    }
+}
+
+/// Exit 0 on success; otherwise one line on stderr naming the command, and exit 2.
+fn finish(command: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("linli {command}: {message}");
+            ExitCode::from(2)
         }
     }
 }

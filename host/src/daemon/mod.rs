@@ -366,3 +366,30 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README shows every setting with its default: it must parse, and say what the
+    /// defaults are.
+    #[test]
+    fn the_readme_config_is_the_default() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("```toml\n# linli.toml")
+            .expect("the README shows linli.toml");
+        let block = &readme[start + "```toml\n".len()..];
+        let block = &block[..block.find("```").unwrap()];
+        let config: DaemonConfig = toml::from_str(block).unwrap();
+        let default = DaemonConfig::default();
+        assert_eq!(config.listen, default.listen);
+        assert_eq!(config.data_dir, default.data_dir);
+        assert_eq!(config.demo, default.demo);
+        assert_eq!(config.breaker_threshold, default.breaker_threshold);
+        assert_eq!(config.limits, default.limits);
+        assert_eq!(config.sensors, default.sensors);
+        assert_eq!(config.sharing, default.sharing);
+        config.check().unwrap();
+    }
+}

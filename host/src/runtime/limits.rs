@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// hundred basket lines: generous for honest code, small enough that a runaway plugin
 /// costs the store box nothing noticeable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Limits {
     /// Instruction budget (wasmtime fuel). ~10M is milliseconds of work.
     pub fuel: u64,

@@ -11,6 +11,7 @@ pub mod points;
 pub mod sales;
 mod schema;
 pub mod sensors;
+pub mod trust;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

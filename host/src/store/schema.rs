@@ -213,4 +213,13 @@ pub const MIGRATIONS: &[&str] = &[
     -- elderly (care card), member, walk-in.
     ALTER TABLE sale ADD COLUMN cohort TEXT NOT NULL DEFAULT 'walk-in';
     "#,
+    // 5: the trust store: publisher keys whose bundles this store installs.
+    r#"
+    CREATE TABLE trusted_key (
+        key_id     TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL UNIQUE,
+        label      TEXT NOT NULL,
+        added_at   INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -1,9 +1,10 @@
 //! Plugin bundles (`<namespace>-<name>-<version>.linli`): a gzipped tar archive of
-//! exactly three files — `plugin.toml` (the [`Manifest`]), `plugin.wasm` (the
-//! component) and `plugin.sig` (a detached ed25519 [`Signature`] over the digests of
-//! both). Reading a bundle refuses anything else in the archive, a path that is not one
-//! of the three names, and sizes past the limits; verifying refuses a signature that
-//! does not cover these exact bytes or a signer the caller does not trust.
+//! `plugin.toml` (the [`Manifest`]), `plugin.wasm` (the component) and `plugin.sig` (a
+//! detached ed25519 [`Signature`] over the digests of both; absent until the bundle is
+//! signed). Reading a bundle refuses anything else in the archive, a path that is not
+//! one of the three names, and sizes past the limits; verifying refuses an unsigned
+//! bundle, a signature that does not cover these exact bytes, or a signer the caller
+//! does not trust.
 //!
 //! Shared by the `linli` CLI, the store daemon and the registry.
 
@@ -39,6 +40,8 @@ pub enum BundleError {
     Manifest(String),
     #[error("signature: {0}")]
     Signature(String),
+    #[error("the bundle is not signed; sign it with `linli plugin sign BUNDLE --key KEY`")]
+    Unsigned,
     #[error(
         "the signature by {signer} does not match the bundle's contents: the bundle was changed after signing (tampered or corrupted); get it again from its publisher"
     )]
@@ -59,25 +62,50 @@ pub struct Bundle {
     /// `plugin.toml` as signed.
     pub manifest_bytes: Vec<u8>,
     pub wasm: Vec<u8>,
-    pub signature: Signature,
+    pub signature: Option<Signature>,
 }
 
 impl Bundle {
-    /// Sign a manifest and a component into a bundle archive.
-    pub fn pack(manifest_text: &str, wasm: &[u8], key: &SecretKey) -> Result<Vec<u8>, BundleError> {
-        Manifest::parse(manifest_text)?;
+    /// A bundle of a manifest and a component, signed with `key` when given.
+    pub fn new(
+        manifest_text: &str,
+        wasm: Vec<u8>,
+        key: Option<&SecretKey>,
+    ) -> Result<Bundle, BundleError> {
+        let manifest = Manifest::parse(manifest_text)?;
         if !wasm.starts_with(b"\0asm") {
             return Err(BundleError::Archive(
                 "plugin.wasm: not a WebAssembly file".into(),
             ));
         }
-        let signature = key.sign(manifest_text.as_bytes(), wasm);
+        let mut bundle = Bundle {
+            manifest,
+            manifest_bytes: manifest_text.as_bytes().to_vec(),
+            wasm,
+            signature: None,
+        };
+        if let Some(key) = key {
+            bundle.sign(key);
+        }
+        Ok(bundle)
+    }
+
+    /// Sign (or sign again, replacing the signature) with `key`.
+    pub fn sign(&mut self, key: &SecretKey) {
+        self.signature = Some(key.sign(&self.manifest_bytes, &self.wasm));
+    }
+
+    /// The archive's bytes.
+    pub fn to_archive(&self) -> Result<Vec<u8>, BundleError> {
+        let signature = self.signature.as_ref().map(Signature::to_json);
         let mut archive = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
-        for (name, bytes) in [
-            (MANIFEST_FILE, manifest_text.as_bytes()),
-            (WASM_FILE, wasm),
-            (SIGNATURE_FILE, signature.to_json().as_bytes()),
-        ] {
+        let entries = [
+            (MANIFEST_FILE, Some(self.manifest_bytes.as_slice())),
+            (WASM_FILE, Some(self.wasm.as_slice())),
+            (SIGNATURE_FILE, signature.as_ref().map(String::as_bytes)),
+        ];
+        for (name, bytes) in entries {
+            let Some(bytes) = bytes else { continue };
             let mut header = tar::Header::new_gnu();
             header.set_size(bytes.len() as u64);
             header.set_mode(0o644);
@@ -147,12 +175,13 @@ impl Bundle {
         let missing = |name: &str| bad(format!("{name} is missing"));
         let manifest_bytes = manifest.ok_or_else(|| missing(MANIFEST_FILE))?;
         let wasm = wasm.ok_or_else(|| missing(WASM_FILE))?;
-        let signature = signature.ok_or_else(|| missing(SIGNATURE_FILE))?;
         let text = std::str::from_utf8(&manifest_bytes)
             .map_err(|_| BundleError::Manifest("not UTF-8 text".into()))?;
         Ok(Bundle {
             manifest: Manifest::parse(text)?,
-            signature: Signature::parse(&signature)?,
+            signature: signature
+                .map(|bytes| Signature::parse(&bytes))
+                .transpose()?,
             manifest_bytes,
             wasm,
         })
@@ -172,7 +201,10 @@ impl Bundle {
 
     /// Check the signature covers this manifest and component, whoever made it.
     pub fn verify_signature(&self) -> Result<PublicKey, BundleError> {
-        self.signature.verify(&self.manifest_bytes, &self.wasm)
+        self.signature
+            .as_ref()
+            .ok_or(BundleError::Unsigned)?
+            .verify(&self.manifest_bytes, &self.wasm)
     }
 
     /// The SHA-256 of the component, hex.
@@ -195,6 +227,13 @@ license = "Apache-2.0"
 "#;
     const WASM: &[u8] = b"\0asm\x0d\0\x01\0 a component, as far as a bundle cares";
 
+    fn pack(manifest: &str, wasm: &[u8], key: &SecretKey) -> Vec<u8> {
+        Bundle::new(manifest, wasm.to_vec(), Some(key))
+            .unwrap()
+            .to_archive()
+            .unwrap()
+    }
+
     fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::default()));
         for (name, bytes) in entries {
@@ -213,7 +252,7 @@ license = "Apache-2.0"
     #[test]
     fn a_packed_bundle_reads_back_and_verifies_with_its_signers_key() {
         let key = SecretKey::generate().unwrap();
-        let bytes = Bundle::pack(MANIFEST, WASM, &key).unwrap();
+        let bytes = pack(MANIFEST, WASM, &key);
         let bundle = Bundle::read(&bytes).unwrap();
         assert_eq!(bundle.manifest.name, "alliance/markdown");
         assert_eq!(bundle.wasm, WASM);
@@ -233,7 +272,7 @@ license = "Apache-2.0"
     #[test]
     fn any_changed_byte_of_manifest_or_wasm_breaks_the_signature() {
         let key = SecretKey::generate().unwrap();
-        let bundle = Bundle::read(&Bundle::pack(MANIFEST, WASM, &key).unwrap()).unwrap();
+        let bundle = Bundle::read(&pack(MANIFEST, WASM, &key)).unwrap();
         for index in 0..WASM.len() {
             let mut changed = bundle.clone();
             changed.wasm[index] ^= 1;
@@ -248,7 +287,7 @@ license = "Apache-2.0"
         ));
         // A signature moved to another key's name does not verify either.
         let mut changed = bundle.clone();
-        changed.signature.key = SecretKey::generate().unwrap().public().to_hex();
+        changed.signature.as_mut().unwrap().key = SecretKey::generate().unwrap().public().to_hex();
         assert!(matches!(
             changed.verify(|_| true),
             Err(BundleError::Tampered { .. })
@@ -264,8 +303,8 @@ license = "Apache-2.0"
             (b"not an archive at all".to_vec(), "gzip"),
             (Vec::new(), "empty"),
             (
-                archive(&[("plugin.toml", MANIFEST.as_bytes()), ("plugin.wasm", WASM)]),
-                "plugin.sig is missing",
+                archive(&[("plugin.toml", MANIFEST.as_bytes()), ("plugin.sig", sig)]),
+                "plugin.wasm is missing",
             ),
             (
                 archive(&[
@@ -313,8 +352,24 @@ license = "Apache-2.0"
             assert!(err.contains(expected), "{expected}: {err}");
         }
         // A truncated download.
-        let whole = Bundle::pack(MANIFEST, WASM, &key).unwrap();
+        let whole = pack(MANIFEST, WASM, &key);
         assert!(Bundle::read(&whole[..whole.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn an_unsigned_bundle_reads_but_does_not_verify_until_signed() {
+        let mut bundle = Bundle::new(MANIFEST, WASM.to_vec(), None).unwrap();
+        let read = Bundle::read(&bundle.to_archive().unwrap()).unwrap();
+        let err = read.verify(|_| true).unwrap_err();
+        assert!(matches!(err, BundleError::Unsigned), "{err}");
+        assert!(err.to_string().contains("linli plugin sign"), "{err}");
+        let key = SecretKey::generate().unwrap();
+        bundle.sign(&key);
+        let read = Bundle::read(&bundle.to_archive().unwrap()).unwrap();
+        assert_eq!(
+            read.verify(|candidate| *candidate == key.public()).unwrap(),
+            key.public()
+        );
     }
 
     #[test]
