@@ -133,6 +133,133 @@ fn workspace_binary(name: &str) -> PathBuf {
     target_dir().join("debug").join(name)
 }
 
+/// Start a server process that prints `<ready_prefix>http://ADDR` on stdout once it
+/// listens; its URL and what it printed on stderr until then (up to its "serving" log
+/// line). Both pipes keep being drained so the server never blocks on a full pipe.
+fn spawn_server(mut command: Command, ready_prefix: &str) -> (std::process::Child, String, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = match line.trim().strip_prefix(ready_prefix) {
+        Some(url) => url.to_string(),
+        None => {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            let _ = child.kill();
+            panic!("the server did not start: {line}{stderr}");
+        }
+    };
+    let mut stderr = child.stderr.take().unwrap();
+    let (sender, startup) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        let mut seen = Vec::new();
+        let mut reported = false;
+        while let Ok(read) = stderr.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buffer[..read]);
+            if !reported && String::from_utf8_lossy(&seen).contains("serving") {
+                let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+                reported = true;
+            }
+        }
+        if !reported {
+            let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
+        }
+    });
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let startup_stderr = startup
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_default();
+    (child, url, startup_stderr)
+}
+
+/// The `linli-registry` binary.
+pub fn linli_registry() -> PathBuf {
+    workspace_binary("linli-registry")
+}
+
+/// A running `linli-registry serve` on a free loopback port; killed when dropped.
+pub struct Registry {
+    child: std::process::Child,
+    pub url: String,
+    agent: ureq::Agent,
+}
+
+impl Registry {
+    /// Serve the registry data in `data_dir`, with more arguments (`--mirror URL`).
+    pub fn start(data_dir: &Path, args: &[&str]) -> Registry {
+        let mut command = Command::new(linli_registry());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args);
+        let (child, url, _) = spawn_server(command, "linli-registry listening on ");
+        Registry {
+            child,
+            url,
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        }
+    }
+
+    /// GET a path; the status and the body as JSON (or text).
+    pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.agent.get(format!("{}{path}", self.url)).call();
+        let mut response = response.expect("the registry answers");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// GET a path's raw bytes.
+    pub fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .call()
+            .expect("the registry answers");
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
+        (status, bytes)
+    }
+
+    /// SIGTERM, and wait for the exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The current time in unix milliseconds, as the daemon reads it.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -162,56 +289,12 @@ impl Daemon {
     /// Start the daemon on `data_dir` with more arguments (`--config FILE`,
     /// `--log-json`) and wait until it listens.
     pub fn start_with(data_dir: &Path, args: &[&str]) -> Daemon {
-        use std::io::{BufRead, BufReader, Read};
-        let mut child = Command::new(linli())
+        let mut command = Command::new(linli());
+        command
             .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start linli daemon");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let url = match line.trim().strip_prefix("linli daemon listening on ") {
-            Some(url) => url.to_string(),
-            None => {
-                let mut stderr = String::new();
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut stderr)
-                    .unwrap();
-                panic!("the daemon did not start: {line}{stderr}");
-            }
-        };
-        // Keep draining both pipes so the daemon never blocks on a full pipe.
-        let mut stderr = child.stderr.take().unwrap();
-        let (sender, startup) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            let mut seen = Vec::new();
-            let mut reported = false;
-            while let Ok(read) = stderr.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buffer[..read]);
-                if !reported && String::from_utf8_lossy(&seen).contains("serving") {
-                    let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
-                    reported = true;
-                }
-            }
-            if !reported {
-                let _ = sender.send(String::from_utf8_lossy(&seen).into_owned());
-            }
-        });
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let startup_stderr = startup
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .unwrap_or_default();
+            .args(args);
+        let (child, url, startup_stderr) = spawn_server(command, "linli daemon listening on ");
         let token = std::fs::read_to_string(data_dir.join("admin-token"))
             .expect("the daemon keeps its admin token in the data directory")
             .trim()

@@ -4,6 +4,7 @@ mod bundle;
 mod plugin_inspect;
 mod plugin_new;
 mod plugin_run;
+mod registry;
 mod trust;
 
 use clap::{Parser, Subcommand};
@@ -64,6 +65,11 @@ enum PluginCommand {
     Sign(bundle::SignArgs),
     /// Check a bundle: intact, signed by a trusted key, component matching manifest.
     Verify(bundle::VerifyArgs),
+    /// Publish a signed bundle to an alliance registry, as one of its members.
+    Publish(registry::PublishArgs),
+    /// Yank a published version from a registry (or `--undo` it): stores no longer
+    /// pick it when resolving a requirement.
+    Yank(registry::YankArgs),
 }
 
 /// Settings of `linli daemon`. Defaults: listen on 127.0.0.1:7878, data in
@@ -127,6 +133,8 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Pack(args)) => bundle::pack(args),
         Command::Plugin(PluginCommand::Sign(args)) => bundle::sign(args),
         Command::Plugin(PluginCommand::Verify(args)) => bundle::verify(args),
+        Command::Plugin(PluginCommand::Publish(args)) => registry::publish(args),
+        Command::Plugin(PluginCommand::Yank(args)) => registry::yank(args),
         Command::Key(KeyCommand::New(args)) => bundle::key_new(args),
         Command::Trust(command) => trust::run(command),
     }

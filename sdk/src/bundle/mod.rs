@@ -14,7 +14,9 @@ mod signature;
 pub use manifest::{
     CAPABILITIES, Manifest, ManifestLimits, POLICY_VERSION, Setting, SettingKind, WORLDS,
 };
-pub use signature::{PublicKey, SecretKey, Signature};
+pub use signature::{
+    AUTH_SCHEME, MAX_REQUEST_SKEW_MS, PublicKey, SecretKey, Signature, verify_request,
+};
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -370,6 +372,29 @@ license = "Apache-2.0"
             read.verify(|candidate| *candidate == key.public()).unwrap(),
             key.public()
         );
+    }
+
+    #[test]
+    fn a_signed_request_verifies_only_as_sent_and_only_while_fresh() {
+        let key = SecretKey::generate().unwrap();
+        let now = 1_800_000_000_000;
+        let header = key.sign_request("POST", "/v1/plugins", now, b"bundle");
+        let signer = verify_request(&header, "POST", "/v1/plugins", b"bundle", now + 1000).unwrap();
+        assert_eq!(signer, key.public());
+        for (method, path, body, at) in [
+            ("PUT", "/v1/plugins", &b"bundle"[..], now),
+            ("POST", "/v1/plugins/x", &b"bundle"[..], now),
+            ("POST", "/v1/plugins", &b"bundlf"[..], now),
+            (
+                "POST",
+                "/v1/plugins",
+                &b"bundle"[..],
+                now + MAX_REQUEST_SKEW_MS + 1,
+            ),
+        ] {
+            assert!(verify_request(&header, method, path, body, at).is_err());
+        }
+        assert!(verify_request("Bearer x", "POST", "/v1/plugins", b"", now).is_err());
     }
 
     #[test]

@@ -62,6 +62,17 @@ impl SecretKey {
             .map_err(|err| BundleError::Key(format!("{}: {err}", path.display())))
     }
 
+    /// Sign a registry request: the `Authorization` header value that proves the
+    /// request comes from this key's owner (see [`verify_request`]).
+    pub fn sign_request(&self, method: &str, path: &str, at_ms: i64, body: &[u8]) -> String {
+        let signature = self.0.sign(&request_message(method, path, at_ms, body));
+        format!(
+            "{AUTH_SCHEME} key={},at={at_ms},sig={}",
+            self.public().to_hex(),
+            hex::encode(signature.to_bytes())
+        )
+    }
+
     /// Sign the digests of a manifest and a component.
     pub fn sign(&self, manifest: &[u8], wasm: &[u8]) -> Signature {
         let signature = self.0.sign(&signed_message(manifest, wasm));
@@ -202,4 +213,67 @@ fn signed_message(manifest: &[u8], wasm: &[u8]) -> Vec<u8> {
         .as_bytes(),
     );
     message
+}
+
+/// The `Authorization` scheme of signed registry requests.
+pub const AUTH_SCHEME: &str = "Linli-Ed25519";
+/// How far a signed request's time may be from the server's clock.
+pub const MAX_REQUEST_SKEW_MS: i64 = 5 * 60_000;
+
+/// What a registry request signature covers: method, path, time and the body's digest.
+fn request_message(method: &str, path: &str, at_ms: i64, body: &[u8]) -> Vec<u8> {
+    format!(
+        "linli-request-v1\n{method}\n{path}\n{at_ms}\nsha256:{}\n",
+        hex::encode(Sha256::digest(body))
+    )
+    .into_bytes()
+}
+
+/// Check a signed registry request's `Authorization` header against the request and
+/// the server's clock; the key that signed it.
+pub fn verify_request(
+    header: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<PublicKey, BundleError> {
+    let bad = |what: &str| {
+        BundleError::Signature(format!(
+            "authorization: {what}; sign the request with a member key (`{AUTH_SCHEME} key=..,at=..,sig=..`)"
+        ))
+    };
+    let fields = header
+        .trim()
+        .strip_prefix(AUTH_SCHEME)
+        .ok_or_else(|| bad("not a signed request"))?;
+    let mut key = None;
+    let mut at = None;
+    let mut sig = None;
+    for field in fields.trim().split(',') {
+        match field.trim().split_once('=') {
+            Some(("key", value)) => key = Some(value),
+            Some(("at", value)) => at = value.parse::<i64>().ok(),
+            Some(("sig", value)) => sig = Some(value),
+            _ => return Err(bad("unreadable field")),
+        }
+    }
+    let key = PublicKey::from_hex(key.ok_or_else(|| bad("no key"))?)?;
+    let at = at.ok_or_else(|| bad("no time"))?;
+    if (now_ms - at).abs() > MAX_REQUEST_SKEW_MS {
+        return Err(bad(
+            "signed too long ago or in the future (check the clock)",
+        ));
+    }
+    let bytes: [u8; 64] = hex::decode(sig.ok_or_else(|| bad("no signature"))?)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| bad("signature is not 64 bytes of hex"))?;
+    key.0
+        .verify(
+            &request_message(method, path, at, body),
+            &ed25519_dalek::Signature::from_bytes(&bytes),
+        )
+        .map_err(|_| bad("the signature does not match this request"))?;
+    Ok(key)
 }

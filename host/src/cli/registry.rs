@@ -1,0 +1,105 @@
+//! Talking to an alliance registry: `linli plugin publish` and `linli plugin yank`,
+//! each request signed with a member key.
+
+use super::bundle::read_bundle;
+use super::finish;
+use clap::Args;
+use linli_sdk::bundle::SecretKey;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct PublishArgs {
+    /// The signed bundle (.linli).
+    bundle: PathBuf,
+    /// The registry's URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7979")]
+    registry: String,
+    /// A member key of the registry (the request is signed with it).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+}
+
+#[derive(Args)]
+pub struct YankArgs {
+    /// `namespace/name@version`.
+    plugin: String,
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7979")]
+    registry: String,
+    /// A key of the member owning the namespace.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Make the version installable again.
+    #[arg(long)]
+    undo: bool,
+}
+
+pub fn publish(args: PublishArgs) -> ExitCode {
+    let result = (|| {
+        // Checked here first: a broken or unsigned bundle is refused before upload.
+        let bundle = read_bundle(&args.bundle)?;
+        bundle.verify_signature().map_err(|err| err.to_string())?;
+        let bytes = std::fs::read(&args.bundle)
+            .map_err(|err| format!("{}: cannot read: {err}", args.bundle.display()))?;
+        let key = SecretKey::read(&args.key).map_err(|err| err.to_string())?;
+        let answer = signed(&args.registry, "POST", "/v1/plugins", &key, bytes)?;
+        println!("{answer}");
+        Ok(())
+    })();
+    finish("plugin publish", result)
+}
+
+pub fn yank(args: YankArgs) -> ExitCode {
+    let result = (|| {
+        let (name, version) = args
+            .plugin
+            .split_once('@')
+            .ok_or_else(|| format!("{}: name the version, `namespace/name@1.2.3`", args.plugin))?;
+        let key = SecretKey::read(&args.key).map_err(|err| err.to_string())?;
+        let action = if args.undo { "unyank" } else { "yank" };
+        let path = format!("/v1/plugins/{name}/{version}/{action}");
+        let answer = signed(&args.registry, "POST", &path, &key, Vec::new())?;
+        println!("{answer}");
+        Ok(())
+    })();
+    finish("plugin yank", result)
+}
+
+/// Send a request signed with `key`; the JSON answer, or the registry's error.
+fn signed(
+    registry: &str,
+    method: &str,
+    path: &str,
+    key: &SecretKey,
+    body: Vec<u8>,
+) -> Result<serde_json::Value, String> {
+    let url = format!("{}{path}", registry.trim_end_matches('/'));
+    let at = jiff::Timestamp::now().as_millisecond();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("authorization", key.sign_request(method, path, at, &body))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .map_err(|err| format!("{url}: {err}"))?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.run(request).map_err(|err| format!("{url}: {err}"))?;
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|err| format!("{url}: {err}"))?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    if !status.is_success() {
+        let message = answer["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(answer.to_string());
+        return Err(format!("the registry refused ({status}): {message}"));
+    }
+    Ok(answer)
+}

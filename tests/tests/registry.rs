@@ -1,0 +1,447 @@
+//! The real `linli-registry` over HTTP, driven by the real `linli` CLI: members and
+//! namespaces, publishing signed bundles, immutable versions, search, download, yank,
+//! restarts, concurrent publishes, refusals, and a mirror that verifies what it serves.
+
+use linli_sdk::bundle::{Bundle, SecretKey};
+use linli_tests::{Registry, linli, linli_registry, reference, workspace};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A registry's data directory with member `green-lane` (key `alice`, namespace
+/// `green-lane`) and member `bob` (key `bob`, namespace `bob`).
+struct Setup {
+    dir: tempfile::TempDir,
+    alice: SecretKey,
+    bob: SecretKey,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["alice", "bob", "mallory"] {
+            cli(&["key", "new", name], dir.path());
+        }
+        let data = dir.path().join("registry");
+        for (member, key, namespace) in
+            [("green-lane", "alice", "green-lane"), ("bob", "bob", "bob")]
+        {
+            let output = Command::new(linli_registry())
+                .args(["member", "add", member, "--key"])
+                .arg(dir.path().join(format!("{key}.pub")))
+                .args(["--namespace", namespace, "--data-dir"])
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let read = |name: &str| SecretKey::read(&dir.path().join(format!("{name}.key"))).unwrap();
+        Setup {
+            alice: read("alice"),
+            bob: read("bob"),
+            dir,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("registry")
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{name}.key"))
+            .display()
+            .to_string()
+    }
+
+    /// A bundle of the reference pricing plugin as `name`@`version`, signed by `key`,
+    /// written into the setup's folder.
+    fn bundle(&self, name: &str, version: &str, key: Option<&SecretKey>) -> PathBuf {
+        let manifest =
+            std::fs::read_to_string(workspace().join("plugins/markdown-pricing/plugin.toml"))
+                .unwrap()
+                .replace(
+                    "name = \"linli/markdown-pricing\"",
+                    &format!("name = \"{name}\""),
+                )
+                .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+        let bundle =
+            Bundle::new(&manifest, reference("markdown-pricing").wasm.to_vec(), key).unwrap();
+        let path = self.dir.path().join(format!(
+            "{}-{version}-{}.linli",
+            name.replace('/', "-"),
+            key.map(|key| key.public().id().replace(':', "-"))
+                .unwrap_or("unsigned".into())
+        ));
+        std::fs::write(&path, bundle.to_archive().unwrap()).unwrap();
+        path
+    }
+}
+
+fn cli(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(linli())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn publish(registry: &Registry, bundle: &Path, key: &str) -> Result<Value, String> {
+    let output = Command::new(linli())
+        .args(["plugin", "publish"])
+        .arg(bundle)
+        .args(["--registry", &registry.url, "--key", key])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).unwrap())
+    } else {
+        assert_eq!(output.status.code(), Some(2));
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// POST raw bytes to the registry, signed by `key` at `at` (or unsigned).
+fn post_signed(
+    registry: &Registry,
+    path: &str,
+    body: &[u8],
+    key: Option<&SecretKey>,
+    at: i64,
+) -> (u16, Value) {
+    let mut request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}{path}", registry.url));
+    if let Some(key) = key {
+        request = request.header("authorization", key.sign_request("POST", path, at, body));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.run(request.body(body.to_vec()).unwrap()).unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn versions(registry: &Registry, name: &str) -> Vec<(String, bool)> {
+    let (status, body) = registry.get(&format!("/v1/plugins/{name}"));
+    if status == 404 {
+        return Vec::new();
+    }
+    assert_eq!(status, 200, "{body}");
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|version| {
+            (
+                version["version"].as_str().unwrap().to_string(),
+                version["yanked"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn members_publish_versions_that_stores_list_download_and_owners_yank() {
+    let setup = Setup::new();
+    let registry = Registry::start(&setup.data(), &[]);
+    let first = setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice));
+    let second = setup.bundle("green-lane/markdown", "1.1.0", Some(&setup.alice));
+    let published = publish(&registry, &first, &setup.key("alice")).unwrap();
+    assert_eq!(published["version"], "1.0.0");
+    publish(&registry, &second, &setup.key("alice")).unwrap();
+
+    assert_eq!(
+        versions(&registry, "green-lane/markdown"),
+        [("1.1.0".to_string(), false), ("1.0.0".to_string(), false)]
+    );
+    let (_, listed) = registry.get("/v1/plugins?q=markdown");
+    assert_eq!(listed[0]["name"], "green-lane/markdown");
+    assert_eq!(listed[0]["latest"], "1.1.0");
+    assert_eq!(listed[0]["world"], "pricing");
+    let (_, none) = registry.get("/v1/plugins?q=sauna");
+    assert_eq!(none, serde_json::json!([]));
+
+    let (status, bytes) = registry.get_bytes("/v1/plugins/green-lane/markdown/1.0.0");
+    assert_eq!(status, 200);
+    assert_eq!(
+        bytes,
+        std::fs::read(&first).unwrap(),
+        "the very bytes published"
+    );
+    let (status, body) = registry.get("/v1/plugins/green-lane/markdown/9.9.9");
+    assert_eq!(status, 404, "{body}");
+
+    // Published versions never change.
+    let err = publish(&registry, &first, &setup.key("alice")).unwrap_err();
+    assert!(err.contains("already published"), "{err}");
+
+    // The owner yanks and unyanks; the newest installable version follows.
+    let yank = |args: &[&str]| {
+        Command::new(linli())
+            .args([
+                "plugin",
+                "yank",
+                "green-lane/markdown@1.1.0",
+                "--registry",
+                &registry.url,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = yank(&["--key", &setup.key("alice")]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (_, listed) = registry.get("/v1/plugins");
+    assert_eq!(listed[0]["latest"], "1.0.0");
+    let output = yank(&["--key", &setup.key("bob")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("only its owner"));
+    let output = yank(&["--key", &setup.key("alice"), "--undo"]);
+    assert!(output.status.success());
+
+    // Everything survives a restart.
+    registry.stop();
+    let registry = Registry::start(&setup.data(), &[]);
+    assert_eq!(versions(&registry, "green-lane/markdown").len(), 2);
+    let (_, listed) = registry.get("/v1/plugins");
+    assert_eq!(listed[0]["latest"], "1.1.0");
+}
+
+#[test]
+fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
+    let setup = Setup::new();
+    let registry = Registry::start(&setup.data(), &[]);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let good =
+        std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice))).unwrap();
+
+    // A key that is no member's.
+    let mallory = SecretKey::read(Path::new(&setup.key("mallory"))).unwrap();
+    let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&mallory), now);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not a member key"),
+        "{body}"
+    );
+    // Another member's namespace.
+    let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&setup.bob), now);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to member green-lane"),
+        "{body}"
+    );
+    // Signed by a key that is not the namespace owner's, sent by the owner.
+    let bobs =
+        std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.bob))).unwrap();
+    let (status, body) = post_signed(&registry, "/v1/plugins", &bobs, Some(&setup.alice), now);
+    assert_eq!(status, 403, "{body}");
+    // No signature on the request, an old one, or one over other bytes.
+    let (status, _) = post_signed(&registry, "/v1/plugins", &good, None, now);
+    assert_eq!(status, 401);
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &good,
+        Some(&setup.alice),
+        now - 3_600_000,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("clock"), "{body}");
+    let header = setup
+        .alice
+        .sign_request("POST", "/v1/plugins", now, b"something else");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .post(format!("{}/v1/plugins", registry.url))
+        .header("authorization", &header)
+        .send(&good[..])
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    // Unsigned, tampered and broken bundles.
+    let unsigned = std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", None)).unwrap();
+    let (status, body) = post_signed(&registry, "/v1/plugins", &unsigned, Some(&setup.alice), now);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not signed"),
+        "{body}"
+    );
+    let mut tampered = Bundle::read(&good).unwrap();
+    tampered.wasm[100] ^= 1;
+    let tampered = tampered.to_archive().unwrap();
+    let (status, body) = post_signed(&registry, "/v1/plugins", &tampered, Some(&setup.alice), now);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed after signing"),
+        "{body}"
+    );
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        b"not a bundle",
+        Some(&setup.alice),
+        now,
+    );
+    assert_eq!(status, 422, "{body}");
+    // The CLI refuses an unsigned bundle before it uploads.
+    let unsigned_file = setup.bundle("green-lane/markdown", "1.0.0", None);
+    let err = publish(&registry, &unsigned_file, &setup.key("alice")).unwrap_err();
+    assert!(err.contains("not signed"), "{err}");
+
+    assert!(
+        versions(&registry, "green-lane/markdown").is_empty(),
+        "nothing was published"
+    );
+    let blobs = std::fs::read_dir(setup.data().join("blobs"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 0, "no bundle file was kept");
+    // The good one still goes through.
+    let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&setup.alice), now);
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
+    let setup = Setup::new();
+    let registry = Registry::start(&setup.data(), &[]);
+    // Eight different bundles claiming the same version.
+    let bundles: Vec<Vec<u8>> = (0..8)
+        .map(|index| {
+            let manifest =
+                std::fs::read_to_string(workspace().join("plugins/markdown-pricing/plugin.toml"))
+                    .unwrap()
+                    .replace(
+                        "name = \"linli/markdown-pricing\"",
+                        "name = \"green-lane/race\"",
+                    )
+                    .replace("Marks down", &format!("Variant {index} marks down"));
+            Bundle::new(
+                &manifest,
+                reference("markdown-pricing").wasm.to_vec(),
+                Some(&setup.alice),
+            )
+            .unwrap()
+            .to_archive()
+            .unwrap()
+        })
+        .collect();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bundles
+            .iter()
+            .map(|bytes| {
+                scope.spawn(|| {
+                    post_signed(&registry, "/v1/plugins", bytes, Some(&setup.alice), now).0
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 409).count(),
+        7,
+        "{statuses:?}"
+    );
+    let (_, bytes) = registry.get_bytes("/v1/plugins/green-lane/race/0.1.0");
+    let winner = statuses.iter().position(|status| *status == 201).unwrap();
+    assert_eq!(bytes, bundles[winner]);
+    let blobs = std::fs::read_dir(setup.data().join("blobs"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 1, "the losers' files are gone");
+}
+
+#[test]
+fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
+    let setup = Setup::new();
+    let origin = Registry::start(&setup.data(), &[]);
+    publish(
+        &origin,
+        &setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice)),
+        &setup.key("alice"),
+    )
+    .unwrap();
+    publish(
+        &origin,
+        &setup.bundle("green-lane/markdown", "1.1.0", Some(&setup.alice)),
+        &setup.key("alice"),
+    )
+    .unwrap();
+    let mirror_dir = setup.dir.path().join("mirror");
+    let mirror = Registry::start(
+        &mirror_dir,
+        &["--mirror", &origin.url, "--mirror-interval", "1"],
+    );
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !what() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the mirror did not catch up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    wait_for(&|| versions(&mirror, "green-lane/markdown").len() == 2);
+    let (_, from_origin) = origin.get_bytes("/v1/plugins/green-lane/markdown/1.1.0");
+    let (_, from_mirror) = mirror.get_bytes("/v1/plugins/green-lane/markdown/1.1.0");
+    assert_eq!(from_origin, from_mirror);
+    let (_, members) = mirror.get("/v1/members");
+    assert!(members.to_string().contains("green-lane"), "{members}");
+
+    // Read-only.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let bytes =
+        std::fs::read(setup.bundle("green-lane/markdown", "2.0.0", Some(&setup.alice))).unwrap();
+    let (status, body) = post_signed(&mirror, "/v1/plugins", &bytes, Some(&setup.alice), now);
+    assert_eq!(status, 405, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("mirror"), "{body}");
+
+    // A yank at the origin reaches the mirror.
+    let output = Command::new(linli())
+        .args([
+            "plugin",
+            "yank",
+            "green-lane/markdown@1.1.0",
+            "--registry",
+            &origin.url,
+            "--key",
+            &setup.key("alice"),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    wait_for(&|| versions(&mirror, "green-lane/markdown").contains(&("1.1.0".to_string(), true)));
+}
