@@ -75,9 +75,12 @@ fn main() {
     for (name, world) in PLUGINS {
         let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
         assert!(file.exists(), "{} was not built", file.display());
+        let manifest = workspace.join("plugins").join(name).join("plugin.toml");
+        assert!(manifest.exists(), "{} is missing", manifest.display());
         table.push_str(&format!(
-            "    ReferencePlugin {{ name: {name:?}, world: {world:?}, file: {file:?}, wasm: include_bytes!({file:?}) }},\n",
+            "    ReferencePlugin {{ name: {name:?}, world: {world:?}, file: {file:?}, wasm: include_bytes!({file:?}), manifest: include_str!({manifest:?}) }},\n",
             file = file.display().to_string(),
+            manifest = manifest.display().to_string(),
         ));
     }
     table.push(']');

@@ -11,6 +11,8 @@ pub struct ReferencePlugin {
     pub file: &'static str,
     /// The component's bytes.
     pub wasm: &'static [u8],
+    /// Its bundle manifest, `plugin.toml`.
+    pub manifest: &'static str,
 }
 
 pub const REFERENCE_PLUGINS: &[ReferencePlugin] =

@@ -260,6 +260,125 @@ impl Drop for Registry {
     }
 }
 
+/// Publishers of an alliance: key pairs made by `linli key new` in a temporary folder,
+/// and a registry data directory whose members they are.
+pub struct Publishers {
+    pub dir: tempfile::TempDir,
+}
+
+impl Publishers {
+    /// `members`: (member, key name, namespace) added with `linli-registry member add`;
+    /// `outsiders`: keys of nobody the registry knows.
+    pub fn new(members: &[(&str, &str, &str)], outsiders: &[&str]) -> Publishers {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = members
+            .iter()
+            .map(|(_, key, _)| *key)
+            .chain(outsiders.iter().copied());
+        for key in keys {
+            let output = Command::new(linli())
+                .args(["key", "new", key])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        for (member, key, namespace) in members {
+            let output = Command::new(linli_registry())
+                .args(["member", "add", member, "--key"])
+                .arg(dir.path().join(format!("{key}.pub")))
+                .args(["--namespace", namespace, "--data-dir"])
+                .arg(dir.path().join("registry"))
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Publishers { dir }
+    }
+
+    /// The registry's data directory.
+    pub fn registry_data(&self) -> PathBuf {
+        self.dir.path().join("registry")
+    }
+
+    /// A key's secret file (`public`: its `.pub` file).
+    pub fn key_file(&self, name: &str, public: bool) -> String {
+        let extension = if public { "pub" } else { "key" };
+        self.dir
+            .path()
+            .join(format!("{name}.{extension}"))
+            .display()
+            .to_string()
+    }
+
+    pub fn secret(&self, name: &str) -> linli_sdk::bundle::SecretKey {
+        linli_sdk::bundle::SecretKey::read(Path::new(&self.key_file(name, false))).unwrap()
+    }
+
+    /// A bundle of `wasm` under the reference markdown plugin's manifest, renamed to
+    /// `name`@`version` and edited by `edit`, signed by key `signer` (unsigned for none);
+    /// written into the folder.
+    pub fn bundle(
+        &self,
+        name: &str,
+        version: &str,
+        wasm: &[u8],
+        signer: Option<&str>,
+        edit: impl Fn(String) -> String,
+    ) -> PathBuf {
+        let manifest =
+            std::fs::read_to_string(workspace().join("plugins/markdown-pricing/plugin.toml"))
+                .unwrap()
+                .replace(
+                    "name = \"linli/markdown-pricing\"",
+                    &format!("name = \"{name}\""),
+                )
+                .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+        let key = signer.map(|signer| self.secret(signer));
+        let bundle =
+            linli_sdk::bundle::Bundle::new(&edit(manifest), wasm.to_vec(), key.as_ref()).unwrap();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&bundle.manifest_bytes, &mut hasher);
+        let path = self.dir.path().join(format!(
+            "{}-{version}-{}-{:x}.linli",
+            name.replace('/', "-"),
+            signer.unwrap_or("unsigned"),
+            std::hash::Hasher::finish(&hasher)
+        ));
+        std::fs::write(&path, bundle.to_archive().unwrap()).unwrap();
+        path
+    }
+
+    /// `linli plugin publish` with key `key`: the registry's answer, or the error line.
+    pub fn publish(
+        &self,
+        registry: &str,
+        bundle: &Path,
+        key: &str,
+    ) -> Result<serde_json::Value, String> {
+        let output = Command::new(linli())
+            .args(["plugin", "publish"])
+            .arg(bundle)
+            .args(["--registry", registry, "--key", &self.key_file(key, false)])
+            .output()
+            .unwrap();
+        if output.status.success() {
+            Ok(serde_json::from_slice(&output.stdout).unwrap())
+        } else {
+            assert_eq!(output.status.code(), Some(2));
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+}
+
 /// The current time in unix milliseconds, as the daemon reads it.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

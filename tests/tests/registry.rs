@@ -3,107 +3,25 @@
 //! restarts, concurrent publishes, refusals, and a mirror that verifies what it serves.
 
 use linli_sdk::bundle::{Bundle, SecretKey};
-use linli_tests::{Registry, linli, linli_registry, reference, workspace};
+use linli_tests::{Publishers, Registry, linli, reference, workspace};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A registry's data directory with member `green-lane` (key `alice`, namespace
-/// `green-lane`) and member `bob` (key `bob`, namespace `bob`).
-struct Setup {
-    dir: tempfile::TempDir,
-    alice: SecretKey,
-    bob: SecretKey,
+/// Member `green-lane` (key `alice`, namespace `green-lane`), member `bob` (key `bob`,
+/// namespace `bob`), and `mallory`, whose key no member has.
+fn setup() -> Publishers {
+    Publishers::new(
+        &[("green-lane", "alice", "green-lane"), ("bob", "bob", "bob")],
+        &["mallory"],
+    )
 }
 
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["alice", "bob", "mallory"] {
-            cli(&["key", "new", name], dir.path());
-        }
-        let data = dir.path().join("registry");
-        for (member, key, namespace) in
-            [("green-lane", "alice", "green-lane"), ("bob", "bob", "bob")]
-        {
-            let output = Command::new(linli_registry())
-                .args(["member", "add", member, "--key"])
-                .arg(dir.path().join(format!("{key}.pub")))
-                .args(["--namespace", namespace, "--data-dir"])
-                .arg(&data)
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let read = |name: &str| SecretKey::read(&dir.path().join(format!("{name}.key"))).unwrap();
-        Setup {
-            alice: read("alice"),
-            bob: read("bob"),
-            dir,
-        }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("registry")
-    }
-
-    fn key(&self, name: &str) -> String {
-        self.dir
-            .path()
-            .join(format!("{name}.key"))
-            .display()
-            .to_string()
-    }
-
-    /// A bundle of the reference pricing plugin as `name`@`version`, signed by `key`,
-    /// written into the setup's folder.
-    fn bundle(&self, name: &str, version: &str, key: Option<&SecretKey>) -> PathBuf {
-        let manifest =
-            std::fs::read_to_string(workspace().join("plugins/markdown-pricing/plugin.toml"))
-                .unwrap()
-                .replace(
-                    "name = \"linli/markdown-pricing\"",
-                    &format!("name = \"{name}\""),
-                )
-                .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
-        let bundle =
-            Bundle::new(&manifest, reference("markdown-pricing").wasm.to_vec(), key).unwrap();
-        let path = self.dir.path().join(format!(
-            "{}-{version}-{}.linli",
-            name.replace('/', "-"),
-            key.map(|key| key.public().id().replace(':', "-"))
-                .unwrap_or("unsigned".into())
-        ));
-        std::fs::write(&path, bundle.to_archive().unwrap()).unwrap();
-        path
-    }
+fn markdown() -> &'static [u8] {
+    reference("markdown-pricing").wasm
 }
 
-fn cli(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(linli())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn publish(registry: &Registry, bundle: &Path, key: &str) -> Result<Value, String> {
-    let output = Command::new(linli())
-        .args(["plugin", "publish"])
-        .arg(bundle)
-        .args(["--registry", &registry.url, "--key", key])
-        .output()
-        .unwrap();
-    if output.status.success() {
-        Ok(serde_json::from_slice(&output.stdout).unwrap())
-    } else {
-        assert_eq!(output.status.code(), Some(2));
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
+fn unchanged(text: String) -> String {
+    text
 }
 
 /// POST raw bytes to the registry, signed by `key` at `at` (or unsigned).
@@ -153,13 +71,25 @@ fn versions(registry: &Registry, name: &str) -> Vec<(String, bool)> {
 
 #[test]
 fn members_publish_versions_that_stores_list_download_and_owners_yank() {
-    let setup = Setup::new();
-    let registry = Registry::start(&setup.data(), &[]);
-    let first = setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice));
-    let second = setup.bundle("green-lane/markdown", "1.1.0", Some(&setup.alice));
-    let published = publish(&registry, &first, &setup.key("alice")).unwrap();
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let first = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let second = setup.bundle(
+        "green-lane/markdown",
+        "1.1.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let published = setup.publish(&registry.url, &first, "alice").unwrap();
     assert_eq!(published["version"], "1.0.0");
-    publish(&registry, &second, &setup.key("alice")).unwrap();
+    setup.publish(&registry.url, &second, "alice").unwrap();
 
     assert_eq!(
         versions(&registry, "green-lane/markdown"),
@@ -183,7 +113,7 @@ fn members_publish_versions_that_stores_list_download_and_owners_yank() {
     assert_eq!(status, 404, "{body}");
 
     // Published versions never change.
-    let err = publish(&registry, &first, &setup.key("alice")).unwrap_err();
+    let err = setup.publish(&registry.url, &first, "alice").unwrap_err();
     assert!(err.contains("already published"), "{err}");
 
     // The owner yanks and unyanks; the newest installable version follows.
@@ -200,7 +130,7 @@ fn members_publish_versions_that_stores_list_download_and_owners_yank() {
             .output()
             .unwrap()
     };
-    let output = yank(&["--key", &setup.key("alice")]);
+    let output = yank(&["--key", &setup.key_file("alice", false)]);
     assert!(
         output.status.success(),
         "{}",
@@ -208,15 +138,15 @@ fn members_publish_versions_that_stores_list_download_and_owners_yank() {
     );
     let (_, listed) = registry.get("/v1/plugins");
     assert_eq!(listed[0]["latest"], "1.0.0");
-    let output = yank(&["--key", &setup.key("bob")]);
+    let output = yank(&["--key", &setup.key_file("bob", false)]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("only its owner"));
-    let output = yank(&["--key", &setup.key("alice"), "--undo"]);
+    let output = yank(&["--key", &setup.key_file("alice", false), "--undo"]);
     assert!(output.status.success());
 
     // Everything survives a restart.
     registry.stop();
-    let registry = Registry::start(&setup.data(), &[]);
+    let registry = Registry::start(&setup.registry_data(), &[]);
     assert_eq!(versions(&registry, "green-lane/markdown").len(), 2);
     let (_, listed) = registry.get("/v1/plugins");
     assert_eq!(listed[0]["latest"], "1.1.0");
@@ -224,14 +154,20 @@ fn members_publish_versions_that_stores_list_download_and_owners_yank() {
 
 #[test]
 fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
-    let setup = Setup::new();
-    let registry = Registry::start(&setup.data(), &[]);
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
     let now = jiff::Timestamp::now().as_millisecond();
-    let good =
-        std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice))).unwrap();
+    let good = std::fs::read(setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    ))
+    .unwrap();
 
     // A key that is no member's.
-    let mallory = SecretKey::read(Path::new(&setup.key("mallory"))).unwrap();
+    let mallory = setup.secret("mallory");
     let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&mallory), now);
     assert_eq!(status, 403, "{body}");
     assert!(
@@ -239,7 +175,13 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
         "{body}"
     );
     // Another member's namespace.
-    let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&setup.bob), now);
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &good,
+        Some(&setup.secret("bob")),
+        now,
+    );
     assert_eq!(status, 403, "{body}");
     assert!(
         body["error"]
@@ -249,9 +191,21 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
         "{body}"
     );
     // Signed by a key that is not the namespace owner's, sent by the owner.
-    let bobs =
-        std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.bob))).unwrap();
-    let (status, body) = post_signed(&registry, "/v1/plugins", &bobs, Some(&setup.alice), now);
+    let bobs = std::fs::read(setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("bob"),
+        unchanged,
+    ))
+    .unwrap();
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &bobs,
+        Some(&setup.secret("alice")),
+        now,
+    );
     assert_eq!(status, 403, "{body}");
     // No signature on the request, an old one, or one over other bytes.
     let (status, _) = post_signed(&registry, "/v1/plugins", &good, None, now);
@@ -260,13 +214,13 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
         &registry,
         "/v1/plugins",
         &good,
-        Some(&setup.alice),
+        Some(&setup.secret("alice")),
         now - 3_600_000,
     );
     assert_eq!(status, 401, "{body}");
     assert!(body["error"].as_str().unwrap().contains("clock"), "{body}");
     let header = setup
-        .alice
+        .secret("alice")
         .sign_request("POST", "/v1/plugins", now, b"something else");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -279,8 +233,16 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
     // Unsigned, tampered and broken bundles.
-    let unsigned = std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", None)).unwrap();
-    let (status, body) = post_signed(&registry, "/v1/plugins", &unsigned, Some(&setup.alice), now);
+    let unsigned =
+        std::fs::read(setup.bundle("green-lane/markdown", "1.0.0", markdown(), None, unchanged))
+            .unwrap();
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &unsigned,
+        Some(&setup.secret("alice")),
+        now,
+    );
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("not signed"),
@@ -289,7 +251,13 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
     let mut tampered = Bundle::read(&good).unwrap();
     tampered.wasm[100] ^= 1;
     let tampered = tampered.to_archive().unwrap();
-    let (status, body) = post_signed(&registry, "/v1/plugins", &tampered, Some(&setup.alice), now);
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &tampered,
+        Some(&setup.secret("alice")),
+        now,
+    );
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]
@@ -302,32 +270,40 @@ fn publishes_that_do_not_prove_who_and_what_are_refused_and_change_nothing() {
         &registry,
         "/v1/plugins",
         b"not a bundle",
-        Some(&setup.alice),
+        Some(&setup.secret("alice")),
         now,
     );
     assert_eq!(status, 422, "{body}");
     // The CLI refuses an unsigned bundle before it uploads.
-    let unsigned_file = setup.bundle("green-lane/markdown", "1.0.0", None);
-    let err = publish(&registry, &unsigned_file, &setup.key("alice")).unwrap_err();
+    let unsigned_file = setup.bundle("green-lane/markdown", "1.0.0", markdown(), None, unchanged);
+    let err = setup
+        .publish(&registry.url, &unsigned_file, "alice")
+        .unwrap_err();
     assert!(err.contains("not signed"), "{err}");
 
     assert!(
         versions(&registry, "green-lane/markdown").is_empty(),
         "nothing was published"
     );
-    let blobs = std::fs::read_dir(setup.data().join("blobs"))
+    let blobs = std::fs::read_dir(setup.registry_data().join("blobs"))
         .unwrap()
         .count();
     assert_eq!(blobs, 0, "no bundle file was kept");
     // The good one still goes through.
-    let (status, body) = post_signed(&registry, "/v1/plugins", &good, Some(&setup.alice), now);
+    let (status, body) = post_signed(
+        &registry,
+        "/v1/plugins",
+        &good,
+        Some(&setup.secret("alice")),
+        now,
+    );
     assert_eq!(status, 201, "{body}");
 }
 
 #[test]
 fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
-    let setup = Setup::new();
-    let registry = Registry::start(&setup.data(), &[]);
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
     // Eight different bundles claiming the same version.
     let bundles: Vec<Vec<u8>> = (0..8)
         .map(|index| {
@@ -342,7 +318,7 @@ fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
             Bundle::new(
                 &manifest,
                 reference("markdown-pricing").wasm.to_vec(),
-                Some(&setup.alice),
+                Some(&setup.secret("alice")),
             )
             .unwrap()
             .to_archive()
@@ -355,7 +331,14 @@ fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
             .iter()
             .map(|bytes| {
                 scope.spawn(|| {
-                    post_signed(&registry, "/v1/plugins", bytes, Some(&setup.alice), now).0
+                    post_signed(
+                        &registry,
+                        "/v1/plugins",
+                        bytes,
+                        Some(&setup.secret("alice")),
+                        now,
+                    )
+                    .0
                 })
             })
             .collect();
@@ -377,7 +360,7 @@ fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
     let (_, bytes) = registry.get_bytes("/v1/plugins/green-lane/race/0.1.0");
     let winner = statuses.iter().position(|status| *status == 201).unwrap();
     assert_eq!(bytes, bundles[winner]);
-    let blobs = std::fs::read_dir(setup.data().join("blobs"))
+    let blobs = std::fs::read_dir(setup.registry_data().join("blobs"))
         .unwrap()
         .count();
     assert_eq!(blobs, 1, "the losers' files are gone");
@@ -385,20 +368,24 @@ fn of_concurrent_publishes_of_one_version_exactly_one_wins() {
 
 #[test]
 fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
-    let setup = Setup::new();
-    let origin = Registry::start(&setup.data(), &[]);
-    publish(
-        &origin,
-        &setup.bundle("green-lane/markdown", "1.0.0", Some(&setup.alice)),
-        &setup.key("alice"),
-    )
-    .unwrap();
-    publish(
-        &origin,
-        &setup.bundle("green-lane/markdown", "1.1.0", Some(&setup.alice)),
-        &setup.key("alice"),
-    )
-    .unwrap();
+    let setup = setup();
+    let origin = Registry::start(&setup.registry_data(), &[]);
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    setup.publish(&origin.url, &bundle, "alice").unwrap();
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.1.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    setup.publish(&origin.url, &bundle, "alice").unwrap();
     let mirror_dir = setup.dir.path().join("mirror");
     let mirror = Registry::start(
         &mirror_dir,
@@ -423,9 +410,21 @@ fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
 
     // Read-only.
     let now = jiff::Timestamp::now().as_millisecond();
-    let bytes =
-        std::fs::read(setup.bundle("green-lane/markdown", "2.0.0", Some(&setup.alice))).unwrap();
-    let (status, body) = post_signed(&mirror, "/v1/plugins", &bytes, Some(&setup.alice), now);
+    let bytes = std::fs::read(setup.bundle(
+        "green-lane/markdown",
+        "2.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    ))
+    .unwrap();
+    let (status, body) = post_signed(
+        &mirror,
+        "/v1/plugins",
+        &bytes,
+        Some(&setup.secret("alice")),
+        now,
+    );
     assert_eq!(status, 405, "{body}");
     assert!(body["error"].as_str().unwrap().contains("mirror"), "{body}");
 
@@ -438,7 +437,7 @@ fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
             "--registry",
             &origin.url,
             "--key",
-            &setup.key("alice"),
+            &setup.key_file("alice", false),
         ])
         .output()
         .unwrap();

@@ -15,6 +15,8 @@ pub mod sensors;
 mod sharing;
 mod trace;
 
+use crate::daemon::PluginsConfig;
+use crate::install::Installer;
 use crate::runtime::bindings::types::PolicyError;
 use crate::runtime::pipeline::{Pipeline, PipelineError};
 use crate::runtime::{AnswerOf, Call, World};
@@ -37,12 +39,16 @@ pub struct AppState {
     /// are short.
     pub db: Arc<Mutex<Connection>>,
     pub pipelines: Arc<BTreeMap<World, Pipeline>>,
+    /// Loads components into installs: bundle installs, upgrades, rollbacks.
+    pub installer: Arc<Installer>,
     /// The admin token mutating routes require.
     pub token: Arc<str>,
     pub metrics: Arc<metrics::RequestMetrics>,
     /// The cold-chain rule sensor readings are checked against.
     pub cold_chain: Arc<ColdChain>,
     pub sharing: Arc<Sharing>,
+    /// The registry and the capabilities bundles may be granted.
+    pub plugins: Arc<PluginsConfig>,
 }
 
 /// How data-sharing reports are built.
@@ -155,6 +161,9 @@ pub enum ApiError {
     /// No working plugin could decide: the store has to fix its installs.
     #[error("{0}")]
     Unavailable(String),
+    /// A server the store relies on (the registry) failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -174,6 +183,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

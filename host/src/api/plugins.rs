@@ -1,20 +1,30 @@
 //! Plugin installs: list them per policy kind with their health and settings; enable
-//! and disable; change an install's settings; put a policy kind's installs in order.
-//! The store remembers each change; the pipeline acts on it at once.
+//! and disable; change an install's settings; put a policy kind's installs in order;
+//! install and upgrade from signed bundles (from a registry or sent as the body), roll
+//! back, list an install's versions. The store remembers each change; the pipeline acts
+//! on it at once.
 
-use super::{ApiError, ApiErrorBody, AppState, Body};
-use crate::runtime::World;
+use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use crate::install::{self, Requirement, check_bundle};
 use crate::runtime::pipeline::{InstallStatus, PipelineError};
+use crate::runtime::{Grants, Plugin, World};
+use crate::store::installs::{self, VersionRow};
+use crate::store::trust;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use rusqlite::params;
-use serde::Deserialize;
+use linli_sdk::bundle::Bundle;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub fn reading() -> Router<AppState> {
-    Router::new().route("/plugins", get(list))
+    Router::new()
+        .route("/plugins", get(list))
+        .route("/plugins/{install}/versions", get(versions))
 }
 
 pub fn mutating() -> Router<AppState> {
@@ -23,6 +33,9 @@ pub fn mutating() -> Router<AppState> {
         .route("/plugins/{install}/disable", post(disable))
         .route("/plugins/{install}/config", put(set_config))
         .route("/pipelines/{world}/order", put(reorder))
+        .route("/plugins/install", post(install_from_registry))
+        .route("/plugins/install/bundle", post(install_from_body))
+        .route("/plugins/{install}/rollback", post(rollback))
 }
 
 /// A pipeline's new order: every install of the policy kind, each once.
@@ -58,19 +71,46 @@ impl utoipa::PartialSchema for SettingValue {
 
 impl utoipa::ToSchema for SettingValue {}
 
-/// Every plugin install of every policy kind, in pipeline order, with its health and
-/// settings.
+/// An install as the owner sees it: what runs, at which version, how it is doing.
+#[derive(Serialize, utoipa::ToSchema)]
+struct InstallView {
+    #[serde(flatten)]
+    status: InstallStatus,
+    /// `namespace/name` of the bundle it runs.
+    plugin: Option<String>,
+    version: Option<String>,
+    /// The version a rollback returns to.
+    previous: Option<String>,
+}
+
+/// Every plugin install of every policy kind, in pipeline order, with its version,
+/// health and settings.
 #[utoipa::path(
     get,
     path = "/v1/plugins",
     tag = "plugins",
-    responses((status = 200, description = "The installs", body = Vec<InstallStatus>))
+    responses((status = 200, description = "The installs", body = Vec<InstallView>))
 )]
-async fn list(State(state): State<AppState>) -> Json<Vec<InstallStatus>> {
-    let statuses = World::ALL
-        .iter()
-        .flat_map(|world| state.pipeline(*world).status());
-    Json(statuses.collect())
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, ApiError> {
+    state
+        .with_db(|conn, state| {
+            let running = installs::running(conn)?;
+            let views = World::ALL
+                .iter()
+                .flat_map(|world| state.pipeline(*world).status())
+                .map(|status| {
+                    let row = running.iter().find(|row| row.install == status.id);
+                    let row = row.cloned().unwrap_or_default();
+                    InstallView {
+                        plugin: row.plugin,
+                        version: row.version,
+                        previous: row.previous,
+                        status,
+                    }
+                });
+            Ok(Json(views.collect()))
+        })
+        .await
 }
 
 /// Enable an install (and clear its circuit breaker).
@@ -122,10 +162,7 @@ async fn set_enabled(
         .with_db(move |conn, state| {
             let world = world_of(state, &install)?;
             // The store remembers the owner's choice; the pipeline acts on it now.
-            conn.execute(
-                "UPDATE plugin_install SET enabled = ?2 WHERE install = ?1",
-                params![install, enabled],
-            )?;
+            installs::set_enabled(conn, &install, enabled)?;
             let pipeline = state.pipeline(world);
             pipeline
                 .set_enabled(&install, enabled)
@@ -166,11 +203,7 @@ async fn set_config(
     state
         .with_db(move |conn, state| {
             let world = world_of(state, &install)?;
-            let stored = serde_json::to_string(&settings).expect("settings serialise");
-            conn.execute(
-                "UPDATE plugin_install SET config = ?2 WHERE install = ?1",
-                params![install, stored],
-            )?;
+            installs::set_config(conn, &install, &settings)?;
             let found = state
                 .pipeline(world)
                 .get(&install)
@@ -260,10 +293,7 @@ async fn reorder(
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for (position, id) in ids.iter().enumerate() {
-                    tx.execute(
-                        "UPDATE plugin_install SET position = ?2 WHERE install = ?1",
-                        params![id, position as i64],
-                    )?;
+                    installs::set_position(&tx, id, position)?;
                 }
                 tx.commit()
             })();
@@ -288,4 +318,328 @@ fn world_of(state: &AppState, install: &str) -> Result<World, ApiError> {
 
 fn pipeline_error(err: PipelineError) -> ApiError {
     ApiError::NotFound(err.to_string())
+}
+
+/// Install from a registry: which plugin, which versions, from where.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct FromRegistry {
+    /// `namespace/name@requirement`, e.g. `alliance/markdown@^1.2`.
+    plugin: String,
+    /// The registry (default: the store's `[plugins] registry`).
+    registry: Option<String>,
+    #[serde(flatten)]
+    options: InstallOptions,
+}
+
+/// How an install may go.
+#[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct InstallOptions {
+    /// The install id (default: the plugin's name without its namespace).
+    #[serde(rename = "as")]
+    install_as: Option<String>,
+    /// Accept a version older than the active one.
+    #[serde(default)]
+    allow_downgrade: bool,
+    /// Accept a yanked version asked for exactly (`=1.2.0`).
+    #[serde(default)]
+    allow_yanked: bool,
+}
+
+/// What an install, upgrade or rollback did.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Installed {
+    install: String,
+    plugin: String,
+    version: String,
+    /// The version it replaced (none for a new install).
+    previous: Option<String>,
+    /// The key that signed the bundle.
+    signer: Option<String>,
+    status: InstallStatus,
+}
+
+/// Install a plugin from a registry, or upgrade an install to it: the newest version
+/// matching the requirement, verified against the trust store and checked against what
+/// the store grants; calls in flight finish on the old version.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/install",
+    tag = "plugins",
+    request_body = FromRegistry,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Installed or upgraded", body = Installed),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 409, description = "Already active, a downgrade without allow_downgrade, or the id runs another plugin", body = ApiErrorBody),
+        (status = 422, description = "Refused: unsigned, tampered, untrusted signer, wrong world, a capability not granted, an incompatible contract, a yanked version", body = ApiErrorBody),
+        (status = 502, description = "The registry could not be reached or answered wrongly", body = ApiErrorBody),
+    )
+)]
+async fn install_from_registry(
+    State(state): State<AppState>,
+    Body(wanted): Body<FromRegistry>,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    let requirement = Requirement::parse(&wanted.plugin)
+        .map_err(|err| ApiError::Unprocessable(format!("plugin: {err}")))?;
+    let registry = wanted
+        .registry
+        .clone()
+        .unwrap_or_else(|| state.plugins.registry.clone());
+    let allow_yanked = wanted.options.allow_yanked;
+    let bytes =
+        tokio::task::spawn_blocking(move || install::fetch(&registry, &requirement, allow_yanked))
+            .await
+            .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
+            .map_err(|err| {
+                if err.contains("yanked") || err.contains("no version") || err.contains("no plugin")
+                {
+                    ApiError::Unprocessable(err)
+                } else {
+                    ApiError::BadGateway(err)
+                }
+            })?;
+    install_bundle(state, bytes, wanted.options).await
+}
+
+/// Install or upgrade from a bundle file sent as the body.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/install/bundle",
+    tag = "plugins",
+    params(InstallOptions),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Installed or upgraded", body = Installed),
+        (status = 400, description = "A query parameter is wrong", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 409, description = "Already active, a downgrade without allow_downgrade, or the id runs another plugin", body = ApiErrorBody),
+        (status = 422, description = "Refused: not a bundle, unsigned, tampered, untrusted signer, wrong world, a capability not granted, an incompatible contract", body = ApiErrorBody),
+    )
+)]
+async fn install_from_body(
+    State(state): State<AppState>,
+    Params(options): Params<InstallOptions>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    install_bundle(state, body.to_vec(), options).await
+}
+
+/// Check a bundle every way a store must, then install it or swap it in.
+async fn install_bundle(
+    state: AppState,
+    bytes: Vec<u8>,
+    options: InstallOptions,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let refused = |err: String| ApiError::Unprocessable(err);
+            let bundle = Bundle::read(&bytes).map_err(|err| refused(err.to_string()))?;
+            let signer = bundle.verify_signature().map_err(|err| refused(err.to_string()))?;
+            let trusted = trust::is_trusted(conn, &signer)?;
+            bundle
+                .verify(|_| trusted)
+                .map_err(|err| refused(err.to_string()))?;
+            let manifest = &bundle.manifest;
+            let ungranted: Vec<&String> = manifest
+                .capabilities
+                .iter()
+                .filter(|asked| !state.plugins.grantable.contains(asked))
+                .collect();
+            if !ungranted.is_empty() {
+                return Err(refused(format!(
+                    "{} requests {}, which this store does not grant; grant it in the daemon's [plugins] grantable if you trust the plugin with it",
+                    manifest.name,
+                    ungranted.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let plugin = check_bundle(&state.installer.runtime, &bundle)
+                .map_err(|err| refused(err.to_string()))?;
+            let world = plugin.world();
+            let id = options
+                .install_as
+                .clone()
+                .unwrap_or_else(|| manifest.split_name().1.to_string());
+            let version = manifest.version.to_string();
+            let row = VersionRow {
+                version: version.clone(),
+                plugin: manifest.name.clone(),
+                signer: Some(signer.id()),
+                installed_at: now_ms(),
+                manifest: String::from_utf8_lossy(&bundle.manifest_bytes).into_owned(),
+                wasm: bundle.wasm.clone(),
+            };
+            let existing = installs::all(conn)?
+                .into_iter()
+                .find(|row| row.install == id);
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let previous = match &existing {
+                None => {
+                    installs::add_version(&tx, &id, &row)?;
+                    installs::insert(&tx, &id, world.name(), &manifest.capabilities, &row)?;
+                    None
+                }
+                Some(current) => {
+                    if current.world != world.name() {
+                        return Err(ApiError::Conflict(format!(
+                            "install {id} is a {} plugin; {} is {world}: install it under another id (`as`)",
+                            current.world, manifest.name
+                        )));
+                    }
+                    if current.plugin.as_deref().is_some_and(|plugin| plugin != manifest.name) {
+                        return Err(ApiError::Conflict(format!(
+                            "install {id} runs {}, not {}: install it under another id (`as`)",
+                            current.plugin.as_deref().unwrap_or_default(),
+                            manifest.name
+                        )));
+                    }
+                    let active = current.version.as_deref().and_then(|v| semver::Version::parse(v).ok());
+                    if let Some(active) = &active {
+                        if *active == manifest.version {
+                            return Err(ApiError::Conflict(format!(
+                                "install {id} already runs {} {active}",
+                                manifest.name
+                            )));
+                        }
+                        if manifest.version < *active && !options.allow_downgrade {
+                            return Err(ApiError::Conflict(format!(
+                                "{} {} is older than the active {active}: a downgrade needs allow_downgrade (`--allow-downgrade`), or use rollback",
+                                manifest.name, manifest.version
+                            )));
+                        }
+                    }
+                    installs::add_version(&tx, &id, &row)?;
+                    installs::activate(&tx, &id, &row)?;
+                    current.version.clone()
+                }
+            };
+            tx.commit()?;
+            let settings = existing.as_ref().map(|row| row.config.clone()).unwrap_or_default();
+            let status = swap_in(state, &id, world, Arc::new(plugin), settings)?;
+            tracing::info!(install = %id, plugin = %manifest.name, %version, ?previous, "plugin installed");
+            Ok((
+                StatusCode::CREATED,
+                Json(Installed {
+                    install: id,
+                    plugin: manifest.name.clone(),
+                    version,
+                    previous,
+                    signer: Some(signer.id()),
+                    status,
+                }),
+            ))
+        })
+        .await
+}
+
+/// Put a loaded plugin into its pipeline under `id`, in place of the install there:
+/// calls in flight finish on the old one, new calls get the new one. The owner's
+/// enabled choice carries over.
+fn swap_in(
+    state: &AppState,
+    id: &str,
+    world: World,
+    plugin: Arc<Plugin>,
+    settings: BTreeMap<String, String>,
+) -> Result<InstallStatus, ApiError> {
+    let pipeline = state.pipeline(world);
+    let was_enabled = pipeline
+        .get(id)
+        .map(|old| old.status().enabled)
+        .unwrap_or(true);
+    pipeline.add(state.installer.install(id, plugin, settings));
+    if !was_enabled {
+        pipeline.set_enabled(id, false).map_err(pipeline_error)?;
+    }
+    Ok(pipeline.get(id).map_err(pipeline_error)?.status())
+}
+
+/// Return an install to the version it ran before its last upgrade (rolling back
+/// again returns to the newer one).
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/rollback",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Rolled back", body = Installed),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 409, description = "Nothing to roll back to", body = ApiErrorBody),
+    )
+)]
+async fn rollback(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+) -> Result<Json<Installed>, ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let world = world_of(state, &install)?;
+            let (active, previous) = installs::active(conn, &install)?.ok_or_else(|| {
+                ApiError::NotFound(format!("plugin install {install}: no such install"))
+            })?;
+            let previous = previous.ok_or_else(|| {
+                ApiError::Conflict(format!(
+                    "install {install} has no earlier version to roll back to"
+                ))
+            })?;
+            let row = installs::version(conn, &install, &previous)?.ok_or_else(|| {
+                ApiError::Internal(format!("install {install}: version {previous} is not kept"))
+            })?;
+            let grants = installs::all(conn)?
+                .into_iter()
+                .find(|row| row.install == install)
+                .map(|row| (row.grants, row.config))
+                .unwrap_or_default();
+            let granted = Grants::parse(&grants.0).map_err(ApiError::Internal)?;
+            let plugin = state
+                .installer
+                .load(&install, &row.wasm, world, &granted)
+                .map_err(|err| ApiError::Internal(err.to_string()))?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            installs::activate(&tx, &install, &row)?;
+            tx.commit()?;
+            let status = swap_in(state, &install, world, plugin, grants.1)?;
+            tracing::info!(%install, from = ?active, to = %row.version, "plugin rolled back");
+            Ok(Json(Installed {
+                install,
+                plugin: row.plugin,
+                version: row.version,
+                previous: active,
+                signer: row.signer,
+                status,
+            }))
+        })
+        .await
+}
+
+/// Every version an install has run, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins/{install}/versions",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    responses(
+        (status = 200, description = "The versions", body = Vec<VersionRow>),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
+async fn versions(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+) -> Result<Json<Vec<VersionRow>>, ApiError> {
+    state
+        .with_db(move |conn, _| {
+            if !installs::exists(conn, &install)? {
+                return Err(ApiError::NotFound(format!(
+                    "plugin install {install}: no such install"
+                )));
+            }
+            Ok(Json(installs::versions(conn, &install)?))
+        })
+        .await
 }

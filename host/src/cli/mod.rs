@@ -1,6 +1,7 @@
 //! The `linli` command line: argument parsing and one module per command group.
 
 mod bundle;
+mod lifecycle;
 mod plugin_inspect;
 mod plugin_new;
 mod plugin_run;
@@ -65,6 +66,16 @@ enum PluginCommand {
     Sign(bundle::SignArgs),
     /// Check a bundle: intact, signed by a trusted key, component matching manifest.
     Verify(bundle::VerifyArgs),
+    /// Install a plugin into the running daemon — `namespace/name@requirement` from the
+    /// registry, or a `.linli` file — after checking its signature against the trust
+    /// store, its world and imports, and the capabilities the store grants.
+    Install(lifecycle::InstallArgs),
+    /// Upgrade an install to the newest version matching a requirement (or a given
+    /// version): swapped in while the daemon serves; a downgrade needs
+    /// `--allow-downgrade`.
+    Upgrade(lifecycle::InstallArgs),
+    /// Return an install to the version it ran before its last upgrade.
+    Rollback(lifecycle::RollbackArgs),
     /// Publish a signed bundle to an alliance registry, as one of its members.
     Publish(registry::PublishArgs),
     /// Yank a published version from a registry (or `--undo` it): stores no longer
@@ -134,6 +145,9 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Sign(args)) => bundle::sign(args),
         Command::Plugin(PluginCommand::Verify(args)) => bundle::verify(args),
         Command::Plugin(PluginCommand::Publish(args)) => registry::publish(args),
+        Command::Plugin(PluginCommand::Install(args)) => lifecycle::install(args, "plugin install"),
+        Command::Plugin(PluginCommand::Upgrade(args)) => lifecycle::install(args, "plugin upgrade"),
+        Command::Plugin(PluginCommand::Rollback(args)) => lifecycle::rollback(args),
         Command::Plugin(PluginCommand::Yank(args)) => registry::yank(args),
         Command::Key(KeyCommand::New(args)) => bundle::key_new(args),
         Command::Trust(command) => trust::run(command),

@@ -5,14 +5,16 @@
 mod demo;
 
 use crate::api::{self, AppState};
+use crate::install::Installer;
 use crate::reference::REFERENCE_PLUGINS;
-use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Install, Pipeline};
-use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World};
+use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Pipeline};
+use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, World};
 use crate::sensors::SensorConfig;
 use crate::sensors::simulator::Simulator;
 use crate::store;
-use crate::store::kv::SqliteKv;
-use rusqlite::{Connection, params};
+use crate::store::installs::{self, VersionRow};
+use linli_sdk::bundle::Manifest;
+use rusqlite::Connection;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,6 +41,28 @@ pub struct DaemonConfig {
     pub sensors: SensorConfig,
     /// Data-sharing reports.
     pub sharing: SharingConfig,
+    /// Installing plugin bundles.
+    pub plugins: PluginsConfig,
+}
+
+/// Settings of plugin installs from bundles.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginsConfig {
+    /// The registry `linli plugin install` resolves requirements against.
+    pub registry: String,
+    /// Capabilities this store grants to bundles that request them; a bundle
+    /// requesting another is refused.
+    pub grantable: Vec<String>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            registry: "http://127.0.0.1:7979".into(),
+            grantable: vec!["kv".into()],
+        }
+    }
 }
 
 /// Settings of data-sharing reports.
@@ -72,6 +96,7 @@ impl Default for DaemonConfig {
             limits: Limits::default(),
             sensors: SensorConfig::default(),
             sharing: SharingConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -104,6 +129,8 @@ impl DaemonConfig {
                 self.sharing.k
             ));
         }
+        Grants::parse(&self.plugins.grantable)
+            .map_err(|err| format!("plugins.grantable: {err}"))?;
         self.time_zone().map(|_| ())
     }
 
@@ -150,16 +177,25 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
             tracing::info!(skus = seeded, "demo catalogue seeded");
         }
     }
-    install_reference_plugins(&conn)
+    install_reference_plugins(&mut conn, now)
         .map_err(|err| format!("installing the reference plugins: {err}"))?;
-    let pipelines = load_pipelines(&conn, &config)?;
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
+    let kv_conn = store::open(&config.data_dir).map_err(|err| err.to_string())?;
+    let installer = Installer::new(runtime, kv_conn, config.limits);
+    let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
     let state = AppState {
         db: Arc::new(Mutex::new(conn)),
         pipelines: Arc::new(pipelines),
+        installer: Arc::new(installer),
         token: Arc::from(token),
         metrics: Arc::default(),
         cold_chain: Arc::new(config.sensors.cold_chain.clone()),
+        plugins: Arc::new(config.plugins.clone()),
         sharing: Arc::new(api::Sharing {
             k: config.sharing.k,
             time_zone: config.time_zone()?,
@@ -215,84 +251,64 @@ fn admin_token(data_dir: &Path) -> Result<String, String> {
 }
 
 /// Install the reference plugins the first time the store starts (later starts keep
-/// whatever the owner made of them).
-fn install_reference_plugins(conn: &Connection) -> rusqlite::Result<()> {
-    let installed: i64 =
-        conn.query_row("SELECT count(*) FROM plugin_install", [], |row| row.get(0))?;
-    if installed > 0 {
-        return Ok(());
+/// whatever the owner made of them), and record them as versions of their installs so
+/// an upgrade from a bundle can be rolled back to them.
+fn install_reference_plugins(conn: &mut Connection, now: i64) -> Result<(), String> {
+    let tx = conn.transaction().map_err(|err| err.to_string())?;
+    let first_start = installs::count(&tx).map_err(|err| err.to_string())? == 0;
+    for plugin in REFERENCE_PLUGINS {
+        let manifest =
+            Manifest::parse(plugin.manifest).map_err(|err| format!("{}: {err}", plugin.name))?;
+        let version = VersionRow {
+            version: manifest.version.to_string(),
+            plugin: manifest.name.clone(),
+            signer: None,
+            installed_at: now,
+            manifest: plugin.manifest.to_string(),
+            wasm: plugin.wasm.to_vec(),
+        };
+        if first_start {
+            installs::add_version(&tx, plugin.name, &version).map_err(|err| err.to_string())?;
+            installs::insert(&tx, plugin.name, plugin.world, &[], &version)
+                .map_err(|err| err.to_string())?;
+        } else if installs::active(&tx, plugin.name)
+            .map_err(|err| err.to_string())?
+            .is_some_and(|(active, _)| active.is_none())
+        {
+            // A store from before versions were kept: its reference installs become
+            // version records too.
+            installs::add_version(&tx, plugin.name, &version).map_err(|err| err.to_string())?;
+            installs::adopt(&tx, plugin.name, &version).map_err(|err| err.to_string())?;
+        }
     }
-    for (position, plugin) in REFERENCE_PLUGINS.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO plugin_install (install, world, position, enabled, wasm) VALUES (?1, ?2, ?3, 1, ?4)",
-            params![plugin.name, plugin.world, position as i64, plugin.wasm],
-        )?;
-    }
-    Ok(())
+    tx.commit().map_err(|err| err.to_string())
 }
 
 /// Load every install from the database into its world's pipeline.
 fn load_pipelines(
     conn: &Connection,
-    config: &DaemonConfig,
+    installer: &Installer,
+    breaker_threshold: u32,
 ) -> Result<BTreeMap<World, Pipeline>, String> {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(config.data_dir.join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
-    // The kv capability's keyspaces live in the same file, through their own
-    // connection, so a plugin call never waits on a request's transaction.
-    let kv_conn = Arc::new(Mutex::new(
-        store::open(&config.data_dir).map_err(|err| err.to_string())?,
-    ));
     let pipelines: BTreeMap<World, Pipeline> = World::ALL
         .into_iter()
-        .map(|world| (world, Pipeline::new(world, config.breaker_threshold)))
+        .map(|world| (world, Pipeline::new(world, breaker_threshold)))
         .collect();
-    let mut statement = conn
-        .prepare("SELECT install, world, enabled, config, grants, wasm FROM plugin_install ORDER BY position")
-        .map_err(|err| format!("plugin installs: {err}"))?;
-    let rows = statement
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, bool>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, Vec<u8>>(5)?,
-            ))
-        })
-        .map_err(|err| format!("plugin installs: {err}"))?;
+    let rows = installs::all(conn).map_err(|err| format!("plugin installs: {err}"))?;
     for row in rows {
-        let (id, world, enabled, settings, grants, wasm) =
-            row.map_err(|err| format!("plugin installs: {err}"))?;
-        let world = World::from_name(&world)
-            .ok_or_else(|| format!("plugin install {id}: unknown world {world}"))?;
-        let settings: BTreeMap<String, String> = serde_json::from_str(&settings)
-            .map_err(|err| format!("plugin install {id}: config: {err}"))?;
-        let grants: Vec<String> = serde_json::from_str(&grants)
-            .map_err(|err| format!("plugin install {id}: grants: {err}"))?;
-        let grants = Grants::parse(&grants).map_err(|err| format!("plugin install {id}: {err}"))?;
-        let plugin = runtime
-            .load_bytes(&id, Path::new(&id), &wasm, Some(world), &grants)
+        let id = &row.install;
+        let world = World::from_name(&row.world)
+            .ok_or_else(|| format!("plugin install {id}: unknown world {}", row.world))?;
+        let grants =
+            Grants::parse(&row.grants).map_err(|err| format!("plugin install {id}: {err}"))?;
+        let plugin = installer
+            .load(id, &row.wasm, world, &grants)
             .map_err(|err| format!("plugin install {id}: {err}"))?;
-        let access = StoreAccess {
-            kv: Some(Arc::new(SqliteKv::new(kv_conn.clone(), id.clone()))),
-            ..StoreAccess::default()
-        };
         let pipeline = &pipelines[&world];
-        pipeline.add(Install::new(
-            id.clone(),
-            Arc::new(plugin),
-            settings,
-            config.limits,
-            access,
-        ));
-        if !enabled {
+        pipeline.add(installer.install(id, plugin, row.config));
+        if !row.enabled {
             pipeline
-                .set_enabled(&id, false)
+                .set_enabled(id, false)
                 .map_err(|err| err.to_string())?;
         }
     }
@@ -390,6 +406,7 @@ mod tests {
         assert_eq!(config.limits, default.limits);
         assert_eq!(config.sensors, default.sensors);
         assert_eq!(config.sharing, default.sharing);
+        assert_eq!(config.plugins, default.plugins);
         config.check().unwrap();
     }
 }

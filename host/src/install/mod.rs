@@ -2,9 +2,14 @@
 //! its component (the world it implements, the capabilities it uses, the contract it
 //! was built for) before it is packed, and before a store runs it.
 
-use crate::runtime::{Grants, LoadError, Plugin, Runtime, World};
+use crate::runtime::pipeline::Install;
+use crate::runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
+use crate::store::kv::SqliteKv;
 use linli_sdk::bundle::{Bundle, POLICY_VERSION};
+use rusqlite::Connection;
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -53,4 +58,220 @@ pub fn check_bundle(runtime: &Runtime, bundle: &Bundle) -> Result<Plugin, Instal
         return Err(InstallError::UnrequestedCapability(unrequested));
     }
     Ok(plugin)
+}
+
+/// Builds the pipeline installs of a store: each with its component, settings, limits
+/// and the store state it was granted (its kv keyspace in the store database).
+pub struct Installer {
+    pub runtime: Runtime,
+    /// The kv capability's keyspaces live in the store file, through their own
+    /// connection, so a plugin call never waits on a request's transaction.
+    kv: Arc<Mutex<Connection>>,
+    limits: Limits,
+}
+
+impl Installer {
+    pub fn new(runtime: Runtime, kv: Connection, limits: Limits) -> Installer {
+        Installer {
+            runtime,
+            kv: Arc::new(Mutex::new(kv)),
+            limits,
+        }
+    }
+
+    /// An install of a loaded plugin.
+    pub fn install(
+        &self,
+        id: &str,
+        plugin: Arc<Plugin>,
+        settings: BTreeMap<String, String>,
+    ) -> Install {
+        let access = StoreAccess {
+            kv: Some(Arc::new(SqliteKv::new(self.kv.clone(), id.to_string()))),
+            ..StoreAccess::default()
+        };
+        Install::new(id, plugin, settings, self.limits, access)
+    }
+
+    /// Load a stored component for an install.
+    pub fn load(
+        &self,
+        id: &str,
+        wasm: &[u8],
+        world: World,
+        grants: &Grants,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        self.runtime
+            .load_bytes(id, Path::new(id), wasm, Some(world), grants)
+            .map(Arc::new)
+    }
+}
+
+/// What to install from a registry: `namespace/name@<semver requirement>` (no `@`:
+/// the newest version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    pub namespace: String,
+    pub name: String,
+    pub versions: semver::VersionReq,
+}
+
+impl Requirement {
+    pub fn parse(text: &str) -> Result<Requirement, String> {
+        let (plugin, versions) = text.split_once('@').unwrap_or((text, "*"));
+        let (namespace, name) = plugin
+            .split_once('/')
+            .filter(|(namespace, name)| !namespace.is_empty() && !name.is_empty())
+            .ok_or_else(|| {
+                format!("{text:?}: name the plugin as `namespace/name@requirement`, e.g. `alliance/markdown@^1.2`")
+            })?;
+        let versions = semver::VersionReq::parse(versions)
+            .map_err(|err| format!("{text:?}: version requirement {versions:?}: {err}"))?;
+        Ok(Requirement {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            versions,
+        })
+    }
+
+    /// An exact requirement (`=1.2.0`) names one version: it may pick a yanked one when
+    /// allowed.
+    fn exact(&self) -> bool {
+        matches!(self.versions.comparators.as_slice(),
+            [only] if only.op == semver::Op::Exact && only.minor.is_some() && only.patch.is_some())
+    }
+}
+
+/// A version as a registry lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Listed {
+    version: String,
+    sha256: String,
+    yanked: bool,
+}
+
+/// Resolve a requirement against a registry — the newest version that matches and is
+/// not yanked (a yanked one only when asked for exactly and allowed) — and download it,
+/// checking the bytes against the registry's digest. Blocking.
+pub fn fetch(registry: &str, wanted: &Requirement, allow_yanked: bool) -> Result<Vec<u8>, String> {
+    let registry = registry.trim_end_matches('/');
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let plugin = format!("{}/{}", wanted.namespace, wanted.name);
+    let url = format!("{registry}/v1/plugins/{plugin}");
+    let mut response = agent
+        .get(&url)
+        .call()
+        .map_err(|err| format!("registry {registry}: {err}"))?;
+    if response.status() == 404 {
+        return Err(format!("registry {registry}: no plugin {plugin}"));
+    }
+    if !response.status().is_success() {
+        return Err(format!(
+            "registry {registry}: {url} answered {}",
+            response.status()
+        ));
+    }
+    let listed: Vec<Listed> = response
+        .body_mut()
+        .read_json()
+        .map_err(|err| format!("registry {registry}: {url}: {err}"))?;
+    let mut matching: Vec<(semver::Version, Listed)> = listed
+        .into_iter()
+        .filter_map(|listed| Some((semver::Version::parse(&listed.version).ok()?, listed)))
+        .filter(|(version, _)| wanted.versions.matches(version))
+        .collect();
+    matching.sort_by(|a, b| b.0.cmp(&a.0));
+    let chosen = match matching.iter().find(|(_, listed)| !listed.yanked) {
+        Some(found) => found,
+        None => match matching.first() {
+            Some(found) if wanted.exact() && allow_yanked => found,
+            Some((version, _)) if wanted.exact() => {
+                return Err(format!(
+                    "{plugin} {version} is yanked; install it anyway with allow-yanked (`--allow-yanked`)"
+                ));
+            }
+            Some(_) => {
+                return Err(format!(
+                    "every version of {plugin} matching {} is yanked",
+                    wanted.versions
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "no version of {plugin} matches {} at {registry}",
+                    wanted.versions
+                ));
+            }
+        },
+    };
+    let (version, listed) = chosen;
+    let url = format!("{registry}/v1/plugins/{plugin}/{version}");
+    let mut response = agent
+        .get(&url)
+        .call()
+        .map_err(|err| format!("registry {registry}: {err}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "registry {registry}: {url} answered {}",
+            response.status()
+        ));
+    }
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(linli_sdk::bundle::MAX_WASM_BYTES + (1 << 20))
+        .read_to_vec()
+        .map_err(|err| format!("registry {registry}: {url}: {err}"))?;
+    use sha2::Digest;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != listed.sha256 {
+        return Err(format!(
+            "registry {registry}: the download of {plugin} {version} does not match its digest; try again"
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_name_a_plugin_and_a_range() {
+        let wanted = Requirement::parse("alliance/markdown@^1.2").unwrap();
+        assert_eq!(
+            (wanted.namespace.as_str(), wanted.name.as_str()),
+            ("alliance", "markdown")
+        );
+        assert!(wanted.versions.matches(&semver::Version::new(1, 4, 0)));
+        assert!(!wanted.exact());
+        assert!(
+            Requirement::parse("alliance/markdown@=1.2.0")
+                .unwrap()
+                .exact()
+        );
+        assert!(
+            Requirement::parse("alliance/markdown")
+                .unwrap()
+                .versions
+                .matches(&semver::Version::new(9, 0, 0))
+        );
+        assert!(Requirement::parse("markdown@1").is_err());
+        assert!(
+            Requirement::parse("alliance/markdown@banana")
+                .unwrap_err()
+                .contains("banana")
+        );
+    }
+
+    #[test]
+    fn the_sdk_and_the_host_know_the_same_capabilities() {
+        assert_eq!(
+            Grants::grantable(),
+            linli_sdk::bundle::CAPABILITIES.to_vec()
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! of the log per commit, readers never blocked by the writer).
 
 pub mod catalogue;
+pub mod installs;
 pub mod kv;
 pub mod points;
 pub mod sales;

@@ -222,4 +222,23 @@ pub const MIGRATIONS: &[&str] = &[
         added_at   INTEGER NOT NULL
     );
     "#,
+    // 6: every version of every install, for upgrades and rollbacks; the active and the
+    // previous version of an install.
+    r#"
+    CREATE TABLE plugin_version (
+        install      TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        -- `namespace/name` from the bundle's manifest.
+        plugin       TEXT NOT NULL,
+        manifest     TEXT NOT NULL,
+        wasm         BLOB NOT NULL,
+        -- The key id that signed the bundle; none for the reference plugins.
+        signer       TEXT,
+        installed_at INTEGER NOT NULL,
+        PRIMARY KEY (install, version)
+    );
+    ALTER TABLE plugin_install ADD COLUMN plugin TEXT;
+    ALTER TABLE plugin_install ADD COLUMN version TEXT;
+    ALTER TABLE plugin_install ADD COLUMN previous TEXT;
+    "#,
 ];

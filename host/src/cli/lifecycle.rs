@@ -1,0 +1,143 @@
+//! The install lifecycle from the command line — `linli plugin install`, `upgrade`,
+//! `rollback` — done by the running daemon over its HTTP API, so a swap happens while
+//! it serves and calls in flight finish on the old version.
+
+use super::finish;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Which daemon, and its admin token.
+#[derive(Args)]
+pub struct DaemonArgs {
+    /// The daemon's URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7878")]
+    daemon: String,
+    /// The daemon's data directory, where its admin token is kept.
+    #[arg(long, value_name = "DIR", default_value = "linli-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct InstallArgs {
+    /// `namespace/name@requirement` from the registry (e.g. `alliance/markdown@^1.2`),
+    /// or a `.linli` bundle file.
+    plugin: String,
+    /// The registry to resolve against (default: the daemon's `[plugins] registry`).
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+    /// The install id (default: the plugin's name without its namespace).
+    #[arg(long = "as", value_name = "ID")]
+    install_as: Option<String>,
+    /// Accept a version older than the one running.
+    #[arg(long)]
+    allow_downgrade: bool,
+    /// Accept a yanked version asked for exactly (`=1.2.0`).
+    #[arg(long)]
+    allow_yanked: bool,
+    #[command(flatten)]
+    daemon: DaemonArgs,
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    /// The install id.
+    install: String,
+    #[command(flatten)]
+    daemon: DaemonArgs,
+}
+
+pub fn install(args: InstallArgs, command: &str) -> ExitCode {
+    let result = (|| {
+        let is_file =
+            args.plugin.ends_with(".linli") || std::path::Path::new(&args.plugin).is_file();
+        let answer = if is_file {
+            let bytes = std::fs::read(&args.plugin)
+                .map_err(|err| format!("{}: cannot read: {err}", args.plugin))?;
+            let mut query = vec![format!("allow_downgrade={}", args.allow_downgrade)];
+            if let Some(id) = &args.install_as {
+                query.push(format!("as={id}"));
+            }
+            let path = format!("/v1/plugins/install/bundle?{}", query.join("&"));
+            call(&args.daemon, &path, "application/octet-stream", bytes)?
+        } else {
+            let body = serde_json::json!({
+                "plugin": args.plugin,
+                "registry": args.registry,
+                "as": args.install_as,
+                "allow_downgrade": args.allow_downgrade,
+                "allow_yanked": args.allow_yanked,
+            });
+            call(
+                &args.daemon,
+                "/v1/plugins/install",
+                "application/json",
+                body.to_string().into_bytes(),
+            )?
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).expect("JSON prints")
+        );
+        Ok(())
+    })();
+    finish(command, result)
+}
+
+pub fn rollback(args: RollbackArgs) -> ExitCode {
+    let result = (|| {
+        let path = format!("/v1/plugins/{}/rollback", args.install);
+        let answer = call(&args.daemon, &path, "application/json", b"{}".to_vec())?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).expect("JSON prints")
+        );
+        Ok(())
+    })();
+    finish("plugin rollback", result)
+}
+
+/// POST to the daemon with its admin token; the JSON answer or the daemon's error.
+fn call(
+    daemon: &DaemonArgs,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<serde_json::Value, String> {
+    let token_file = daemon.data_dir.join(linli_host::daemon::TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file).map_err(|err| {
+        format!(
+            "admin token {}: {err}; give the daemon's data directory with --data-dir",
+            token_file.display()
+        )
+    })?;
+    let url = format!("{}{path}", daemon.daemon.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(120)))
+        .build()
+        .into();
+    let mut response = agent
+        .post(&url)
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .header("content-type", content_type)
+        .send(&body[..])
+        .map_err(|err| {
+            format!(
+                "daemon {}: {err} (is `linli daemon` running?)",
+                daemon.daemon
+            )
+        })?;
+    let status = response.status();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    if !status.is_success() {
+        let message = answer["error"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(answer.to_string());
+        return Err(format!("refused ({status}): {message}"));
+    }
+    Ok(answer)
+}

@@ -1,0 +1,305 @@
+//! The install lifecycle end to end: a real `linli-registry` with published versions, a
+//! real `linli daemon`, and the `linli` CLI installing by requirement, upgrading while
+//! quotes stream in (none may fail), rolling back, downgrading only when asked, and
+//! refusing every bundle a store must not run — with nothing changed.
+
+use linli_tests::{Daemon, Publishers, Registry, hostile, linli, reference};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+fn unchanged(text: String) -> String {
+    text
+}
+
+/// A daemon (simulator off) resolving against `registry`.
+fn daemon(dir: &Path, registry: &str) -> Daemon {
+    let config = dir.join("linli.toml");
+    std::fs::write(
+        &config,
+        format!("[sensors]\nsimulator = false\n[plugins]\nregistry = \"{registry}\"\n"),
+    )
+    .unwrap();
+    Daemon::start_with(&dir.join("store"), &["--config", config.to_str().unwrap()])
+}
+
+/// Run a `linli plugin` lifecycle command against the daemon; Ok(JSON) or Err(stderr).
+fn plugin(daemon: &Daemon, store: &Path, args: &[&str]) -> Result<Value, String> {
+    let output = Command::new(linli())
+        .arg("plugin")
+        .args(args)
+        .args(["--daemon", &daemon.url, "--data-dir"])
+        .arg(store)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(serde_json::from_slice(&output.stdout).unwrap())
+    } else {
+        assert_eq!(output.status.code(), Some(2));
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+fn trust(store: &Path, public_key: &str) {
+    let output = Command::new(linli())
+        .args(["trust", "add", public_key, "--data-dir"])
+        .arg(store)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The elderly-care adjustments the install `markdown` made to a quote.
+fn care_discounts(daemon: &Daemon) -> usize {
+    let basket = json!({
+        "lines": [{"sku": "RICE-5KG", "qty": 1}],
+        "customer": {"pseudonym": "p-1", "elderly_or_disabled": true, "tier": "None"}
+    });
+    let (status, quote) = daemon.post("/v1/checkout/quote", &basket);
+    assert_eq!(status, 200, "{quote}");
+    quote["adjustments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["install"] == "markdown")
+        .count()
+}
+
+fn install_of<'a>(plugins: &'a Value, id: &str) -> &'a Value {
+    plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|install| install["id"] == id)
+        .unwrap_or(&Value::Null)
+}
+
+#[test]
+fn a_plugin_installs_by_requirement_upgrades_under_load_and_rolls_back() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let registry = Registry::start(&publishers.registry_data(), &[]);
+    // 1.0.0 prices honestly and changes nothing; 1.1.0 and 1.2.0 are the markdown
+    // policy (with its elderly-care discount); 1.2.0 is yanked.
+    let flat = std::fs::read(hostile("pricing")).unwrap();
+    let markdown = reference("markdown-pricing").wasm;
+    for (version, wasm) in [
+        ("1.0.0", &flat[..]),
+        ("1.1.0", markdown),
+        ("1.2.0", markdown),
+    ] {
+        let bundle = publishers.bundle(
+            "green-lane/markdown",
+            version,
+            wasm,
+            Some("alice"),
+            unchanged,
+        );
+        publishers.publish(&registry.url, &bundle, "alice").unwrap();
+    }
+    let yanked = Command::new(linli())
+        .args([
+            "plugin",
+            "yank",
+            "green-lane/markdown@1.2.0",
+            "--registry",
+            &registry.url,
+            "--key",
+        ])
+        .arg(publishers.key_file("alice", false))
+        .output()
+        .unwrap();
+    assert!(yanked.status.success());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &registry.url);
+    // Only the installs of this test price.
+    let (status, _) = daemon.post("/v1/plugins/markdown-pricing/disable", &json!({}));
+    assert_eq!(status, 200);
+
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@=1.0.0"]).unwrap_err();
+    assert!(err.contains("does not trust"), "{err}");
+    trust(&store, &publishers.key_file("alice", true));
+    let installed = plugin(&daemon, &store, &["install", "green-lane/markdown@=1.0.0"]).unwrap();
+    assert_eq!(installed["install"], "markdown");
+    assert_eq!(installed["version"], "1.0.0");
+    assert_eq!(care_discounts(&daemon), 0);
+
+    // Upgrade while quotes stream in: none fails, and new quotes get the new version.
+    let stop = AtomicBool::new(false);
+    let (served, failed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let basket =
+                    json!({"lines": [{"sku": "RICE-5KG", "qty": 1}, {"sku": "MILK-1L", "qty": 2}]});
+                while !stop.load(Ordering::Relaxed) {
+                    let (status, _) = daemon.post("/v1/checkout/quote", &basket);
+                    served.fetch_add(1, Ordering::Relaxed);
+                    if status != 200 {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let upgraded = plugin(&daemon, &store, &["upgrade", "green-lane/markdown@^1"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        let upgraded = upgraded.unwrap();
+        assert_eq!(upgraded["version"], "1.1.0", "the newest not yanked");
+        assert_eq!(upgraded["previous"], "1.0.0");
+    });
+    assert!(served.load(Ordering::Relaxed) > 10, "quotes kept coming");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no quote failed during the swap"
+    );
+    assert_eq!(care_discounts(&daemon), 1);
+
+    // Rollback, and back again.
+    let rolled = plugin(&daemon, &store, &["rollback", "markdown"]).unwrap();
+    assert_eq!(rolled["version"], "1.0.0");
+    assert_eq!(care_discounts(&daemon), 0);
+    plugin(&daemon, &store, &["rollback", "markdown"]).unwrap();
+    assert_eq!(care_discounts(&daemon), 1);
+
+    // Older versions only on request; yanked ones only asked for exactly and allowed.
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@=1.0.0"]).unwrap_err();
+    assert!(err.contains("--allow-downgrade"), "{err}");
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@=1.1.0"]).unwrap_err();
+    assert!(err.contains("already runs"), "{err}");
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@=1.2.0"]).unwrap_err();
+    assert!(err.contains("yanked"), "{err}");
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@^3"]).unwrap_err();
+    assert!(err.contains("no version"), "{err}");
+    let forced = plugin(
+        &daemon,
+        &store,
+        &["install", "green-lane/markdown@=1.2.0", "--allow-yanked"],
+    )
+    .unwrap();
+    assert_eq!(forced["version"], "1.2.0");
+    let down = plugin(
+        &daemon,
+        &store,
+        &["install", "green-lane/markdown@=1.0.0", "--allow-downgrade"],
+    )
+    .unwrap();
+    assert_eq!(down["version"], "1.0.0");
+    let (_, versions) = daemon.get("/v1/plugins/markdown/versions");
+    let kept: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 3, "{versions}");
+
+    // The store remembers what runs.
+    daemon.stop();
+    let daemon = self::daemon(dir.path(), &registry.url);
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let markdown = install_of(&plugins, "markdown");
+    assert_eq!(markdown["version"], "1.0.0", "{plugins}");
+    assert_eq!(markdown["previous"], "1.2.0");
+    assert_eq!(markdown["plugin"], "green-lane/markdown");
+    assert_eq!(install_of(&plugins, "markdown-pricing")["enabled"], false);
+    assert_eq!(install_of(&plugins, "markdown-pricing")["version"], "0.1.0");
+}
+
+#[test]
+fn bundles_a_store_must_not_run_are_refused_and_change_nothing() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &["stranger"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), "http://127.0.0.1:9");
+    trust(&store, &publishers.key_file("alice", true));
+    let markdown = reference("markdown-pricing").wasm;
+    let (_, before) = daemon.get("/v1/plugins");
+
+    let cases: Vec<(std::path::PathBuf, &str)> = vec![
+        (
+            publishers.bundle("green-lane/x", "1.0.0", markdown, None, unchanged),
+            "not signed",
+        ),
+        (
+            publishers.bundle(
+                "green-lane/x",
+                "1.0.0",
+                markdown,
+                Some("stranger"),
+                unchanged,
+            ),
+            "does not trust",
+        ),
+        (
+            publishers.bundle("green-lane/x", "1.0.0", markdown, Some("alice"), |text| {
+                text.replace("world = \"pricing\"", "world = \"presale\"")
+            }),
+            "not `presale`",
+        ),
+        (
+            publishers.bundle("green-lane/x", "1.0.0", markdown, Some("alice"), |text| {
+                text.replace("capabilities = []", "capabilities = [\"sales-read\"]")
+            }),
+            "requests `sales-read`, which this store does not grant",
+        ),
+        (
+            publishers.bundle("green-lane/x", "1.0.0", markdown, Some("alice"), |text| {
+                text.replace("policy = \"^0.1\"", "policy = \"^0.2\"")
+            }),
+            "needs linli:policy ^0.2",
+        ),
+        (
+            publishers.bundle(
+                "green-lane/x",
+                "1.0.0",
+                &std::fs::read(hostile("kv-counter")).unwrap(),
+                Some("alice"),
+                unchanged,
+            ),
+            "uses kv, which plugin.toml does not request",
+        ),
+    ];
+    for (bundle, reason) in &cases {
+        let err = plugin(&daemon, &store, &["install", bundle.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains(reason), "{reason}: {err}");
+    }
+    // Tampered after signing, and not a bundle at all.
+    let good = publishers.bundle("green-lane/x", "1.0.0", markdown, Some("alice"), unchanged);
+    let mut tampered = linli_sdk::bundle::Bundle::read(&std::fs::read(&good).unwrap()).unwrap();
+    tampered.wasm[64] ^= 0x10;
+    let path = dir.path().join("tampered.linli");
+    std::fs::write(&path, tampered.to_archive().unwrap()).unwrap();
+    let err = plugin(&daemon, &store, &["install", path.to_str().unwrap()]).unwrap_err();
+    assert!(err.contains("changed after signing"), "{err}");
+    std::fs::write(&path, b"\x1f\x8b garbage").unwrap();
+    let err = plugin(&daemon, &store, &["install", path.to_str().unwrap()]).unwrap_err();
+    assert!(err.contains("not a bundle"), "{err}");
+    // The registry is down: the store says so.
+    let err = plugin(&daemon, &store, &["install", "green-lane/x@^1"]).unwrap_err();
+    assert!(err.contains("registry"), "{err}");
+
+    let (_, after) = daemon.get("/v1/plugins");
+    assert_eq!(before, after, "nothing changed");
+    let (status, _) = daemon.get("/v1/plugins/x/versions");
+    assert_eq!(status, 404);
+
+    // The good bundle installs from its file, under the id asked for.
+    let installed = plugin(
+        &daemon,
+        &store,
+        &["install", good.to_str().unwrap(), "--as", "local-x"],
+    )
+    .unwrap();
+    assert_eq!(installed["install"], "local-x");
+    let (status, body) = daemon.post("/v1/plugins/local-x/rollback", &json!({}));
+    assert_eq!(status, 409, "{body}");
+}
