@@ -447,6 +447,11 @@ impl Daemon {
         self.send("POST", path, body, with_token)
     }
 
+    /// DELETE with the admin token.
+    pub fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send("DELETE", path, "", true)
+    }
+
     /// PUT JSON with the admin token.
     pub fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.send("PUT", path, &body.to_string(), true)

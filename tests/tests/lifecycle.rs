@@ -303,3 +303,94 @@ fn bundles_a_store_must_not_run_are_refused_and_change_nothing() {
     let (status, body) = daemon.post("/v1/plugins/local-x/rollback", &json!({}));
     assert_eq!(status, 409, "{body}");
 }
+
+#[test]
+fn a_candidate_shadows_the_active_version_and_its_differences_are_reported_before_promotion() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let registry = Registry::start(&publishers.registry_data(), &[]);
+    let flat = std::fs::read(hostile("pricing")).unwrap();
+    let markdown = reference("markdown-pricing").wasm;
+    for (version, wasm) in [("1.0.0", &flat[..]), ("2.0.0", markdown)] {
+        let bundle = publishers.bundle(
+            "green-lane/markdown",
+            version,
+            wasm,
+            Some("alice"),
+            unchanged,
+        );
+        publishers.publish(&registry.url, &bundle, "alice").unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &registry.url);
+    trust(&store, &publishers.key_file("alice", true));
+    let (status, _) = daemon.post("/v1/plugins/markdown-pricing/disable", &json!({}));
+    assert_eq!(status, 200);
+    plugin(&daemon, &store, &["install", "green-lane/markdown@=1.0.0"]).unwrap();
+
+    let err = plugin(
+        &daemon,
+        &store,
+        &[
+            "shadow",
+            "green-lane/markdown@=1.0.0",
+            "--install",
+            "markdown",
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("already runs"), "{err}");
+    let started = plugin(
+        &daemon,
+        &store,
+        &["shadow", "green-lane/markdown@^2", "--install", "markdown"],
+    )
+    .unwrap();
+    assert_eq!(started["counts"]["candidate"], "2.0.0");
+
+    // The active version decides: no care discount yet, however often we ask.
+    for _ in 0..5 {
+        assert_eq!(care_discounts(&daemon), 0);
+    }
+    // A basket the two versions agree on (no elderly customer, nothing near expiry).
+    let plain = json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]});
+    let (status, _) = daemon.post("/v1/checkout/quote", &plain);
+    assert_eq!(status, 200);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let report = loop {
+        let report = plugin(&daemon, &store, &["shadow-report", "markdown"]).unwrap();
+        if report["counts"]["compared"].as_u64() >= Some(6) {
+            break report;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the candidate never caught up: {report}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(report["counts"]["differing"], 5, "{report}");
+    assert_eq!(report["kept"], 5);
+    let difference = &report["differences"][0];
+    assert_eq!(
+        difference["call"]["quote"]["customer"]["elderly_or_disabled"], true,
+        "{difference}"
+    );
+    assert_eq!(difference["active"]["ok"]["adjustments"], json!([]));
+    assert_eq!(
+        difference["shadow"]["ok"]["adjustments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let promoted = plugin(&daemon, &store, &["promote", "markdown"]).unwrap();
+    assert_eq!(promoted["version"], "2.0.0");
+    assert_eq!(promoted["previous"], "1.0.0");
+    assert_eq!(care_discounts(&daemon), 1);
+    let err = plugin(&daemon, &store, &["promote", "markdown"]).unwrap_err();
+    assert!(err.contains("no candidate"), "{err}");
+    let (_, plugins) = daemon.get("/v1/plugins");
+    assert_eq!(install_of(&plugins, "markdown")["shadow"], Value::Null);
+}

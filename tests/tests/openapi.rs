@@ -23,6 +23,11 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("post", "/v1/plugins/install/bundle", true),
     ("post", "/v1/plugins/{install}/rollback", true),
     ("get", "/v1/plugins/{install}/versions", false),
+    ("post", "/v1/plugins/{install}/shadow", true),
+    ("post", "/v1/plugins/{install}/shadow/bundle", true),
+    ("get", "/v1/plugins/{install}/shadow", false),
+    ("delete", "/v1/plugins/{install}/shadow", true),
+    ("post", "/v1/plugins/{install}/promote", true),
     ("get", "/v1/recycling/accounts/{pseudonym}", false),
     ("post", "/v1/recycling/returns", true),
     ("post", "/v1/recycling/redemptions", true),
@@ -272,6 +277,7 @@ fn every_documented_route_is_served_and_guarded_as_documented() {
             "get" => daemon.get(&concrete),
             "post" => daemon.post(&concrete, &json!({})),
             "put" => daemon.put(&concrete, &json!({})),
+            "delete" => daemon.delete(&concrete),
             other => panic!("{other}: no probe"),
         };
         let unrouted = status == 405

@@ -7,8 +7,9 @@
 use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
 use crate::install::{self, Requirement, check_bundle};
 use crate::runtime::pipeline::{InstallStatus, PipelineError};
+use crate::runtime::shadow::ShadowCounts;
 use crate::runtime::{Grants, Plugin, World};
-use crate::store::installs::{self, VersionRow};
+use crate::store::installs::{self, KeptDifference, VersionRow};
 use crate::store::trust;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,6 +17,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use linli_sdk::bundle::Bundle;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ pub fn reading() -> Router<AppState> {
     Router::new()
         .route("/plugins", get(list))
         .route("/plugins/{install}/versions", get(versions))
+        .route("/plugins/{install}/shadow", get(shadow_report))
 }
 
 pub fn mutating() -> Router<AppState> {
@@ -36,6 +39,12 @@ pub fn mutating() -> Router<AppState> {
         .route("/plugins/install", post(install_from_registry))
         .route("/plugins/install/bundle", post(install_from_body))
         .route("/plugins/{install}/rollback", post(rollback))
+        .route(
+            "/plugins/{install}/shadow",
+            post(shadow_from_registry).delete(stop_shadow),
+        )
+        .route("/plugins/{install}/shadow/bundle", post(shadow_from_body))
+        .route("/plugins/{install}/promote", post(promote))
 }
 
 /// A pipeline's new order: every install of the policy kind, each once.
@@ -382,25 +391,13 @@ async fn install_from_registry(
     State(state): State<AppState>,
     Body(wanted): Body<FromRegistry>,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
-    let requirement = Requirement::parse(&wanted.plugin)
-        .map_err(|err| ApiError::Unprocessable(format!("plugin: {err}")))?;
-    let registry = wanted
-        .registry
-        .clone()
-        .unwrap_or_else(|| state.plugins.registry.clone());
-    let allow_yanked = wanted.options.allow_yanked;
-    let bytes =
-        tokio::task::spawn_blocking(move || install::fetch(&registry, &requirement, allow_yanked))
-            .await
-            .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
-            .map_err(|err| {
-                if err.contains("yanked") || err.contains("no version") || err.contains("no plugin")
-                {
-                    ApiError::Unprocessable(err)
-                } else {
-                    ApiError::BadGateway(err)
-                }
-            })?;
+    let bytes = fetch_bundle(
+        &state,
+        &wanted.plugin,
+        wanted.registry.clone(),
+        wanted.options.allow_yanked,
+    )
+    .await?;
     install_bundle(state, bytes, wanted.options).await
 }
 
@@ -428,6 +425,84 @@ async fn install_from_body(
     install_bundle(state, body.to_vec(), options).await
 }
 
+/// A bundle that passed every check a store makes before running it.
+struct Accepted {
+    bundle: Bundle,
+    plugin: Plugin,
+    row: VersionRow,
+}
+
+/// Check a bundle every way a store must: intact, signed by a key the trust store
+/// holds, requesting only capabilities the store grants, and a component that matches
+/// its manifest (world, imports, contract range).
+fn accept(conn: &Connection, state: &AppState, bytes: &[u8]) -> Result<Accepted, ApiError> {
+    let refused = |err: String| ApiError::Unprocessable(err);
+    let bundle = Bundle::read(bytes).map_err(|err| refused(err.to_string()))?;
+    let signer = bundle
+        .verify_signature()
+        .map_err(|err| refused(err.to_string()))?;
+    let trusted = trust::is_trusted(conn, &signer)?;
+    bundle
+        .verify(|_| trusted)
+        .map_err(|err| refused(err.to_string()))?;
+    let manifest = &bundle.manifest;
+    let ungranted: Vec<String> = manifest
+        .capabilities
+        .iter()
+        .filter(|asked| !state.plugins.grantable.contains(asked))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if !ungranted.is_empty() {
+        return Err(refused(format!(
+            "{} requests {}, which this store does not grant; grant it in the daemon's [plugins] grantable if you trust the plugin with it",
+            manifest.name,
+            ungranted.join(", ")
+        )));
+    }
+    let plugin =
+        check_bundle(&state.installer.runtime, &bundle).map_err(|err| refused(err.to_string()))?;
+    let row = VersionRow {
+        version: manifest.version.to_string(),
+        plugin: manifest.name.clone(),
+        signer: Some(signer.id()),
+        installed_at: now_ms(),
+        manifest: String::from_utf8_lossy(&bundle.manifest_bytes).into_owned(),
+        wasm: bundle.wasm.clone(),
+    };
+    Ok(Accepted {
+        bundle,
+        plugin,
+        row,
+    })
+}
+
+/// The install an accepted bundle may replace or shadow: the same world and plugin.
+fn same_plugin(current: &installs::InstallRow, accepted: &Accepted) -> Result<(), ApiError> {
+    let manifest = &accepted.bundle.manifest;
+    let id = &current.install;
+    if current.world != manifest.world {
+        return Err(ApiError::Conflict(format!(
+            "install {id} is a {} plugin; {} is {}: install it under another id (`as`)",
+            current.world, manifest.name, manifest.world
+        )));
+    }
+    if let Some(plugin) = current.plugin.as_deref()
+        && plugin != manifest.name
+    {
+        return Err(ApiError::Conflict(format!(
+            "install {id} runs {plugin}, not {}: install it under another id (`as`)",
+            manifest.name
+        )));
+    }
+    if current.version.as_deref() == Some(accepted.row.version.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "install {id} already runs {} {}",
+            manifest.name, accepted.row.version
+        )));
+    }
+    Ok(())
+}
+
 /// Check a bundle every way a store must, then install it or swap it in.
 async fn install_bundle(
     state: AppState,
@@ -436,98 +511,52 @@ async fn install_bundle(
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
     state
         .with_db(move |conn, state| {
-            let refused = |err: String| ApiError::Unprocessable(err);
-            let bundle = Bundle::read(&bytes).map_err(|err| refused(err.to_string()))?;
-            let signer = bundle.verify_signature().map_err(|err| refused(err.to_string()))?;
-            let trusted = trust::is_trusted(conn, &signer)?;
-            bundle
-                .verify(|_| trusted)
-                .map_err(|err| refused(err.to_string()))?;
-            let manifest = &bundle.manifest;
-            let ungranted: Vec<&String> = manifest
-                .capabilities
-                .iter()
-                .filter(|asked| !state.plugins.grantable.contains(asked))
-                .collect();
-            if !ungranted.is_empty() {
-                return Err(refused(format!(
-                    "{} requests {}, which this store does not grant; grant it in the daemon's [plugins] grantable if you trust the plugin with it",
-                    manifest.name,
-                    ungranted.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
-                )));
-            }
-            let plugin = check_bundle(&state.installer.runtime, &bundle)
-                .map_err(|err| refused(err.to_string()))?;
-            let world = plugin.world();
+            let accepted = accept(conn, state, &bytes)?;
+            let manifest = &accepted.bundle.manifest;
+            let world = accepted.plugin.world();
             let id = options
                 .install_as
                 .clone()
                 .unwrap_or_else(|| manifest.split_name().1.to_string());
-            let version = manifest.version.to_string();
-            let row = VersionRow {
-                version: version.clone(),
-                plugin: manifest.name.clone(),
-                signer: Some(signer.id()),
-                installed_at: now_ms(),
-                manifest: String::from_utf8_lossy(&bundle.manifest_bytes).into_owned(),
-                wasm: bundle.wasm.clone(),
-            };
+            let row = &accepted.row;
             let existing = installs::all(conn)?
                 .into_iter()
                 .find(|row| row.install == id);
+            if let Some(current) = &existing {
+                same_plugin(current, &accepted)?;
+                let active = current
+                    .version
+                    .as_deref()
+                    .and_then(|version| semver::Version::parse(version).ok());
+                if let Some(active) = active
+                    && manifest.version < active
+                    && !options.allow_downgrade
+                {
+                    return Err(ApiError::Conflict(format!(
+                        "{} {} is older than the active {active}: a downgrade needs allow_downgrade (`--allow-downgrade`), or use rollback",
+                        manifest.name, manifest.version
+                    )));
+                }
+            }
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let previous = match &existing {
-                None => {
-                    installs::add_version(&tx, &id, &row)?;
-                    installs::insert(&tx, &id, world.name(), &manifest.capabilities, &row)?;
-                    None
-                }
-                Some(current) => {
-                    if current.world != world.name() {
-                        return Err(ApiError::Conflict(format!(
-                            "install {id} is a {} plugin; {} is {world}: install it under another id (`as`)",
-                            current.world, manifest.name
-                        )));
-                    }
-                    if current.plugin.as_deref().is_some_and(|plugin| plugin != manifest.name) {
-                        return Err(ApiError::Conflict(format!(
-                            "install {id} runs {}, not {}: install it under another id (`as`)",
-                            current.plugin.as_deref().unwrap_or_default(),
-                            manifest.name
-                        )));
-                    }
-                    let active = current.version.as_deref().and_then(|v| semver::Version::parse(v).ok());
-                    if let Some(active) = &active {
-                        if *active == manifest.version {
-                            return Err(ApiError::Conflict(format!(
-                                "install {id} already runs {} {active}",
-                                manifest.name
-                            )));
-                        }
-                        if manifest.version < *active && !options.allow_downgrade {
-                            return Err(ApiError::Conflict(format!(
-                                "{} {} is older than the active {active}: a downgrade needs allow_downgrade (`--allow-downgrade`), or use rollback",
-                                manifest.name, manifest.version
-                            )));
-                        }
-                    }
-                    installs::add_version(&tx, &id, &row)?;
-                    installs::activate(&tx, &id, &row)?;
-                    current.version.clone()
-                }
-            };
+            installs::add_version(&tx, &id, row)?;
+            match &existing {
+                None => installs::insert(&tx, &id, world.name(), &manifest.capabilities, row)?,
+                Some(_) => installs::activate(&tx, &id, row)?,
+            }
             tx.commit()?;
-            let settings = existing.as_ref().map(|row| row.config.clone()).unwrap_or_default();
-            let status = swap_in(state, &id, world, Arc::new(plugin), settings)?;
-            tracing::info!(install = %id, plugin = %manifest.name, %version, ?previous, "plugin installed");
+            let previous = existing.as_ref().and_then(|current| current.version.clone());
+            let settings = existing.map(|current| current.config).unwrap_or_default();
+            let status = swap_in(state, &id, world, Arc::new(accepted.plugin), settings)?;
+            tracing::info!(install = %id, plugin = %row.plugin, version = %row.version, ?previous, "plugin installed");
             Ok((
                 StatusCode::CREATED,
                 Json(Installed {
                     install: id,
-                    plugin: manifest.name.clone(),
-                    version,
+                    plugin: row.plugin.clone(),
+                    version: row.version.clone(),
                     previous,
-                    signer: Some(signer.id()),
+                    signer: row.signer.clone(),
                     status,
                 }),
             ))
@@ -642,4 +671,274 @@ async fn versions(
             Ok(Json(installs::versions(conn, &install)?))
         })
         .await
+}
+
+/// A candidate to run in the shadow of an install, from the registry.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CandidateFromRegistry {
+    /// `namespace/name@requirement` of the same plugin.
+    plugin: String,
+    registry: Option<String>,
+    #[serde(default)]
+    allow_yanked: bool,
+}
+
+/// How a shadow run compares with the active version.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ShadowReport {
+    install: String,
+    active: Option<String>,
+    /// Counts since the candidate started in this daemon run; none when no candidate runs.
+    counts: Option<ShadowCounts>,
+    /// Differences kept in the store (at most 1000 per candidate).
+    kept: i64,
+    /// The latest differences, newest first.
+    differences: Vec<KeptDifference>,
+}
+
+/// Run a candidate version from the registry beside an install: it answers the same
+/// calls, the active version alone decides, and every differing answer is kept.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/shadow",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    request_body = CandidateFromRegistry,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The candidate runs", body = ShadowReport),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
+        (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
+        (status = 502, description = "The registry could not be reached", body = ApiErrorBody),
+    )
+)]
+async fn shadow_from_registry(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+    Body(wanted): Body<CandidateFromRegistry>,
+) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
+    let bytes = fetch_bundle(
+        &state,
+        &wanted.plugin,
+        wanted.registry.clone(),
+        wanted.allow_yanked,
+    )
+    .await?;
+    shadow_bundle(state, install, bytes).await
+}
+
+/// Run a candidate sent as a bundle body beside an install.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/shadow/bundle",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The candidate runs", body = ShadowReport),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
+        (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
+    )
+)]
+async fn shadow_from_body(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
+    shadow_bundle(state, install, body.to_vec()).await
+}
+
+async fn shadow_bundle(
+    state: AppState,
+    id: String,
+    bytes: Vec<u8>,
+) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let current = installs::all(conn)?
+                .into_iter()
+                .find(|row| row.install == id)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("plugin install {id}: no such install"))
+                })?;
+            let accepted = accept(conn, state, &bytes)?;
+            same_plugin(&current, &accepted)?;
+            let world = accepted.plugin.world();
+            let version = accepted.row.version.clone();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            installs::add_version(&tx, &id, &accepted.row)?;
+            installs::set_shadow(&tx, &id, Some(&version))?;
+            tx.commit()?;
+            let install = state.pipeline(world).get(&id).map_err(pipeline_error)?;
+            install.set_shadow(Some(state.installer.shadow(
+                &id,
+                &version,
+                Arc::new(accepted.plugin),
+            )));
+            tracing::info!(install = %id, candidate = %version, "shadow run started");
+            Ok((StatusCode::CREATED, Json(report(conn, state, &id)?)))
+        })
+        .await
+}
+
+/// The shadow report: counts, and the calls on which the candidate differed.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins/{install}/shadow",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    responses(
+        (status = 200, description = "The report", body = ShadowReport),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
+async fn shadow_report(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+) -> Result<Json<ShadowReport>, ApiError> {
+    state
+        .with_db(move |conn, state| Ok(Json(report(conn, state, &install)?)))
+        .await
+}
+
+fn report(conn: &Connection, state: &AppState, id: &str) -> Result<ShadowReport, ApiError> {
+    let world = world_of(state, id)?;
+    let install = state.pipeline(world).get(id).map_err(pipeline_error)?;
+    let (active, _) = installs::active(conn, id)?.unwrap_or_default();
+    let candidate = installs::shadow(conn, id)?;
+    let (differences, kept) = match &candidate {
+        Some(candidate) => installs::differences(conn, id, candidate, 50)?,
+        None => (Vec::new(), 0),
+    };
+    Ok(ShadowReport {
+        install: id.to_string(),
+        active,
+        counts: install.shadow().map(|shadow| shadow.counts()),
+        kept,
+        differences,
+    })
+}
+
+/// Make the candidate the active version (the active one becomes the rollback target).
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/promote",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Promoted", body = Installed),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 409, description = "No candidate runs", body = ApiErrorBody),
+    )
+)]
+async fn promote(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+) -> Result<Json<Installed>, ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let world = world_of(state, &install)?;
+            let candidate = installs::shadow(conn, &install)?.ok_or_else(|| {
+                ApiError::Conflict(format!("install {install} runs no candidate to promote"))
+            })?;
+            let row = installs::version(conn, &install, &candidate)?.ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "install {install}: version {candidate} is not kept"
+                ))
+            })?;
+            let current = installs::all(conn)?
+                .into_iter()
+                .find(|row| row.install == install)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("plugin install {install}: no such install"))
+                })?;
+            let grants = Grants::parse(&current.grants).map_err(ApiError::Internal)?;
+            let plugin = state
+                .installer
+                .load(&install, &row.wasm, world, &grants)
+                .map_err(|err| ApiError::Internal(err.to_string()))?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            installs::activate(&tx, &install, &row)?;
+            installs::set_shadow(&tx, &install, None)?;
+            tx.commit()?;
+            let status = swap_in(state, &install, world, plugin, current.config)?;
+            tracing::info!(%install, version = %row.version, "shadow candidate promoted");
+            Ok(Json(Installed {
+                install,
+                plugin: row.plugin,
+                version: row.version,
+                previous: current.version,
+                signer: row.signer,
+                status,
+            }))
+        })
+        .await
+}
+
+/// Stop the candidate running beside an install (its differences stay).
+#[utoipa::path(
+    delete,
+    path = "/v1/plugins/{install}/shadow",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stopped; the report as it ended", body = ShadowReport),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 409, description = "No candidate runs", body = ApiErrorBody),
+    )
+)]
+async fn stop_shadow(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+) -> Result<Json<ShadowReport>, ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let world = world_of(state, &install)?;
+            if installs::shadow(conn, &install)?.is_none() {
+                return Err(ApiError::Conflict(format!(
+                    "install {install} runs no candidate"
+                )));
+            }
+            let ended = report(conn, state, &install)?;
+            installs::set_shadow(conn, &install, None)?;
+            state
+                .pipeline(world)
+                .get(&install)
+                .map_err(pipeline_error)?
+                .set_shadow(None);
+            Ok(Json(ended))
+        })
+        .await
+}
+
+/// Download the bundle a requirement resolves to at a registry (the store's by default).
+async fn fetch_bundle(
+    state: &AppState,
+    plugin: &str,
+    registry: Option<String>,
+    allow_yanked: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let requirement = Requirement::parse(plugin)
+        .map_err(|err| ApiError::Unprocessable(format!("plugin: {err}")))?;
+    let registry = registry.unwrap_or_else(|| state.plugins.registry.clone());
+    tokio::task::spawn_blocking(move || install::fetch(&registry, &requirement, allow_yanked))
+        .await
+        .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
+        .map_err(|err| {
+            if err.contains("yanked") || err.contains("no version") || err.contains("no plugin") {
+                ApiError::Unprocessable(err)
+            } else {
+                ApiError::BadGateway(err)
+            }
+        })
 }

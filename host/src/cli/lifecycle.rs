@@ -47,11 +47,24 @@ pub struct RollbackArgs {
     daemon: DaemonArgs,
 }
 
+#[derive(Args)]
+pub struct ShadowArgs {
+    /// The candidate: `namespace/name@requirement` from the registry, or a `.linli` file.
+    plugin: String,
+    /// The install to run it beside.
+    #[arg(long = "install", value_name = "ID")]
+    install: String,
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+    #[arg(long)]
+    allow_yanked: bool,
+    #[command(flatten)]
+    daemon: DaemonArgs,
+}
+
 pub fn install(args: InstallArgs, command: &str) -> ExitCode {
     let result = (|| {
-        let is_file =
-            args.plugin.ends_with(".linli") || std::path::Path::new(&args.plugin).is_file();
-        let answer = if is_file {
+        let answer = if is_file(&args.plugin) {
             let bytes = std::fs::read(&args.plugin)
                 .map_err(|err| format!("{}: cannot read: {err}", args.plugin))?;
             let mut query = vec![format!("allow_downgrade={}", args.allow_downgrade)];
@@ -59,7 +72,13 @@ pub fn install(args: InstallArgs, command: &str) -> ExitCode {
                 query.push(format!("as={id}"));
             }
             let path = format!("/v1/plugins/install/bundle?{}", query.join("&"));
-            call(&args.daemon, &path, "application/octet-stream", bytes)?
+            call(
+                &args.daemon,
+                "POST",
+                &path,
+                "application/octet-stream",
+                bytes,
+            )?
         } else {
             let body = serde_json::json!({
                 "plugin": args.plugin,
@@ -68,38 +87,85 @@ pub fn install(args: InstallArgs, command: &str) -> ExitCode {
                 "allow_downgrade": args.allow_downgrade,
                 "allow_yanked": args.allow_yanked,
             });
+            let body = body.to_string().into_bytes();
             call(
                 &args.daemon,
+                "POST",
                 "/v1/plugins/install",
                 "application/json",
-                body.to_string().into_bytes(),
+                body,
             )?
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).expect("JSON prints")
-        );
+        print(&answer);
         Ok(())
     })();
     finish(command, result)
 }
 
-pub fn rollback(args: RollbackArgs) -> ExitCode {
+/// `linli plugin shadow`: run a candidate beside an install.
+pub fn shadow(args: ShadowArgs) -> ExitCode {
     let result = (|| {
-        let path = format!("/v1/plugins/{}/rollback", args.install);
-        let answer = call(&args.daemon, &path, "application/json", b"{}".to_vec())?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&answer).expect("JSON prints")
-        );
+        let base = format!("/v1/plugins/{}/shadow", args.install);
+        let answer = if is_file(&args.plugin) {
+            let bytes = std::fs::read(&args.plugin)
+                .map_err(|err| format!("{}: cannot read: {err}", args.plugin))?;
+            let path = format!("{base}/bundle");
+            call(
+                &args.daemon,
+                "POST",
+                &path,
+                "application/octet-stream",
+                bytes,
+            )?
+        } else {
+            let body = serde_json::json!({
+                "plugin": args.plugin,
+                "registry": args.registry,
+                "allow_yanked": args.allow_yanked,
+            });
+            let body = body.to_string().into_bytes();
+            call(&args.daemon, "POST", &base, "application/json", body)?
+        };
+        print(&answer);
         Ok(())
     })();
-    finish("plugin rollback", result)
+    finish("plugin shadow", result)
 }
 
-/// POST to the daemon with its admin token; the JSON answer or the daemon's error.
+/// `linli plugin rollback`, `promote`, `shadow-report` and `stop-shadow`: one request
+/// about an install.
+pub fn about(args: RollbackArgs, action: &str) -> ExitCode {
+    let result = (|| {
+        let install = &args.install;
+        let (method, path) = match action {
+            "shadow-report" => ("GET", format!("/v1/plugins/{install}/shadow")),
+            "stop-shadow" => ("DELETE", format!("/v1/plugins/{install}/shadow")),
+            _ => ("POST", format!("/v1/plugins/{install}/{action}")),
+        };
+        let body = b"{}".to_vec();
+        let answer = call(&args.daemon, method, &path, "application/json", body)?;
+        print(&answer);
+        Ok(())
+    })();
+    finish(&format!("plugin {action}"), result)
+}
+
+/// A bundle file rather than a registry requirement.
+fn is_file(plugin: &str) -> bool {
+    plugin.ends_with(".linli") || std::path::Path::new(plugin).is_file()
+}
+
+fn print(answer: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(answer).expect("JSON prints")
+    );
+}
+
+/// A request to the daemon with its admin token; the JSON answer or the daemon's error.
 fn call(
     daemon: &DaemonArgs,
+    method: &str,
     path: &str,
     content_type: &str,
     body: Vec<u8>,
@@ -117,17 +183,19 @@ fn call(
         .timeout_global(Some(std::time::Duration::from_secs(120)))
         .build()
         .into();
-    let mut response = agent
-        .post(&url)
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(&url)
         .header("authorization", format!("Bearer {}", token.trim()))
         .header("content-type", content_type)
-        .send(&body[..])
-        .map_err(|err| {
-            format!(
-                "daemon {}: {err} (is `linli daemon` running?)",
-                daemon.daemon
-            )
-        })?;
+        .body(body)
+        .map_err(|err| format!("{url}: {err}"))?;
+    let mut response = agent.run(request).map_err(|err| {
+        format!(
+            "daemon {}: {err} (is `linli daemon` running?)",
+            daemon.daemon
+        )
+    })?;
     let status = response.status();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let answer: serde_json::Value =

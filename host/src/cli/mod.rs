@@ -76,6 +76,16 @@ enum PluginCommand {
     Upgrade(lifecycle::InstallArgs),
     /// Return an install to the version it ran before its last upgrade.
     Rollback(lifecycle::RollbackArgs),
+    /// Run a candidate version beside an install on real calls: the active version
+    /// decides, every call where they differ is recorded.
+    Shadow(lifecycle::ShadowArgs),
+    /// How the candidate compares: calls compared, how many differ, the latest
+    /// differences.
+    ShadowReport(lifecycle::RollbackArgs),
+    /// Make the candidate the active version.
+    Promote(lifecycle::RollbackArgs),
+    /// Stop the candidate running beside an install.
+    StopShadow(lifecycle::RollbackArgs),
     /// Publish a signed bundle to an alliance registry, as one of its members.
     Publish(registry::PublishArgs),
     /// Yank a published version from a registry (or `--undo` it): stores no longer
@@ -147,7 +157,13 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Publish(args)) => registry::publish(args),
         Command::Plugin(PluginCommand::Install(args)) => lifecycle::install(args, "plugin install"),
         Command::Plugin(PluginCommand::Upgrade(args)) => lifecycle::install(args, "plugin upgrade"),
-        Command::Plugin(PluginCommand::Rollback(args)) => lifecycle::rollback(args),
+        Command::Plugin(PluginCommand::Rollback(args)) => lifecycle::about(args, "rollback"),
+        Command::Plugin(PluginCommand::Shadow(args)) => lifecycle::shadow(args),
+        Command::Plugin(PluginCommand::ShadowReport(args)) => {
+            lifecycle::about(args, "shadow-report")
+        }
+        Command::Plugin(PluginCommand::Promote(args)) => lifecycle::about(args, "promote"),
+        Command::Plugin(PluginCommand::StopShadow(args)) => lifecycle::about(args, "stop-shadow"),
         Command::Plugin(PluginCommand::Yank(args)) => registry::yank(args),
         Command::Key(KeyCommand::New(args)) => bundle::key_new(args),
         Command::Trust(command) => trust::run(command),

@@ -304,8 +304,20 @@ fn load_pipelines(
         let plugin = installer
             .load(id, &row.wasm, world, &grants)
             .map_err(|err| format!("plugin install {id}: {err}"))?;
+        let install = installer.install(id, plugin, row.config);
+        if let Some(candidate) = &row.shadow {
+            let version = installs::version(conn, id, candidate)
+                .map_err(|err| format!("plugin install {id}: {err}"))?
+                .ok_or_else(|| {
+                    format!("plugin install {id}: shadow version {candidate} is not kept")
+                })?;
+            let plugin = installer
+                .load(id, &version.wasm, world, &grants)
+                .map_err(|err| format!("plugin install {id}: shadow {candidate}: {err}"))?;
+            install.set_shadow(Some(installer.shadow(id, candidate, plugin)));
+        }
         let pipeline = &pipelines[&world];
-        pipeline.add(installer.install(id, plugin, row.config));
+        pipeline.add(install);
         if !row.enabled {
             pipeline
                 .set_enabled(id, false)

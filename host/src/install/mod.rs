@@ -3,7 +3,9 @@
 //! was built for) before it is packed, and before a store runs it.
 
 use crate::runtime::pipeline::Install;
+use crate::runtime::shadow::{DifferenceSink, Shadow};
 use crate::runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
+use crate::store::installs;
 use crate::store::kv::SqliteKv;
 use linli_sdk::bundle::{Bundle, POLICY_VERSION};
 use rusqlite::Connection;
@@ -91,6 +93,27 @@ impl Installer {
             ..StoreAccess::default()
         };
         Install::new(id, plugin, settings, self.limits, access)
+    }
+
+    /// Where shadow runs keep their differences: the store, through the kv connection.
+    pub fn difference_sink(&self) -> DifferenceSink {
+        let conn = self.kv.clone();
+        Arc::new(move |difference| {
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Err(err) = installs::record_difference(&conn, &difference) {
+                tracing::warn!(install = %difference.install, "shadow difference not kept: {err}");
+            }
+        })
+    }
+
+    /// Start a candidate beside an install.
+    pub fn shadow(&self, id: &str, version: &str, plugin: Arc<Plugin>) -> Shadow {
+        Shadow::start(
+            id.to_string(),
+            version.to_string(),
+            plugin,
+            self.difference_sink(),
+        )
     }
 
     /// Load a stored component for an install.

@@ -13,6 +13,7 @@ mod contract;
 mod error;
 mod limits;
 pub mod pipeline;
+pub mod shadow;
 mod world;
 
 pub use capabilities::log::LogLine;

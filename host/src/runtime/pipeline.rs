@@ -6,6 +6,7 @@
 //! `breaker_threshold` consecutive failures it is disabled until re-enabled.
 
 use super::bindings::types::PolicyError;
+use super::shadow::{Shadow, ShadowCounts};
 use super::{
     Answer, Call, CallContext, CallError, Limits, Plugin, QuoteRequest, StoreAccess, World,
 };
@@ -27,6 +28,8 @@ pub struct Install {
     limits: Limits,
     store: StoreAccess,
     health: Mutex<Health>,
+    /// A candidate version answering the same calls, for comparison.
+    shadow: RwLock<Option<Arc<Shadow>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +63,8 @@ pub struct InstallStatus {
     pub last_error: Option<String>,
     /// The owner's settings.
     pub config: BTreeMap<String, String>,
+    /// A candidate version running in the shadow of this one.
+    pub shadow: Option<ShadowCounts>,
 }
 
 impl Install {
@@ -80,6 +85,7 @@ impl Install {
                 enabled: true,
                 ..Health::default()
             }),
+            shadow: RwLock::new(None),
         }
     }
 
@@ -93,6 +99,15 @@ impl Install {
 
     pub fn config(&self) -> Arc<BTreeMap<String, String>> {
         self.config.read().unwrap().clone()
+    }
+
+    /// Run a candidate beside this install (or stop the one running, with `None`).
+    pub fn set_shadow(&self, shadow: Option<Shadow>) {
+        *self.shadow.write().unwrap() = shadow.map(Arc::new);
+    }
+
+    pub fn shadow(&self) -> Option<Arc<Shadow>> {
+        self.shadow.read().unwrap().clone()
     }
 
     /// Replace the owner's settings; calls from now on see them.
@@ -114,6 +129,13 @@ impl Install {
             store: self.store.clone(),
         };
         let result = self.plugin.call(call, &context);
+        if let Some(shadow) = self.shadow() {
+            let active = match &result {
+                Ok(outcome) => Ok(outcome.answer.clone()),
+                Err(err) => Err(err),
+            };
+            shadow.offer(call, &context, active);
+        }
         let mut health = self.health.lock().unwrap();
         health.calls += 1;
         match result {
@@ -155,6 +177,7 @@ impl Install {
             average_fuel: health.fuel_used.checked_div(ran).unwrap_or(0),
             last_error: health.last_error,
             config: self.config().as_ref().clone(),
+            shadow: self.shadow().map(|shadow| shadow.counts()),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! settings and grants, at which version — and every version an install has had, so an
 //! upgrade can be rolled back.
 
+use crate::runtime::shadow::Difference;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,6 +22,8 @@ pub struct InstallRow {
     pub version: Option<String>,
     /// The version `rollback` returns to.
     pub previous: Option<String>,
+    /// A candidate version running beside it.
+    pub shadow: Option<String>,
 }
 
 /// One version an install has had.
@@ -44,7 +47,7 @@ fn text_error(column: usize, err: serde_json::Error) -> rusqlite::Error {
 /// Every install, in pipeline order.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<InstallRow>> {
     let mut statement = conn.prepare(
-        "SELECT install, world, enabled, config, grants, wasm, plugin, version, previous \
+        "SELECT install, world, enabled, config, grants, wasm, plugin, version, previous, shadow \
          FROM plugin_install ORDER BY position, install",
     )?;
     statement
@@ -61,6 +64,7 @@ pub fn all(conn: &Connection) -> rusqlite::Result<Vec<InstallRow>> {
                 plugin: row.get(6)?,
                 version: row.get(7)?,
                 previous: row.get(8)?,
+                shadow: row.get(9)?,
             })
         })?
         .collect()
@@ -242,4 +246,94 @@ pub fn set_position(conn: &Connection, install: &str, position: usize) -> rusqli
         params![install, position as i64],
     )?;
     Ok(())
+}
+
+/// Set (or clear) the candidate version running beside an install.
+pub fn set_shadow(conn: &Connection, install: &str, version: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE plugin_install SET shadow = ?2 WHERE install = ?1",
+        params![install, version],
+    )?;
+    Ok(())
+}
+
+/// The candidate version running beside an install.
+pub fn shadow(conn: &Connection, install: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT shadow FROM plugin_install WHERE install = ?1")?
+        .query_row([install], |row| row.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Differences kept per install and candidate at most; the counts go on.
+pub const MAX_DIFFERENCES: i64 = 1000;
+
+/// Keep a call on which a candidate answered differently.
+pub fn record_difference(conn: &Connection, difference: &Difference) -> rusqlite::Result<()> {
+    let kept: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM shadow_difference WHERE install = ?1 AND candidate = ?2",
+        )?
+        .query_row([&difference.install, &difference.candidate], |row| {
+            row.get(0)
+        })?;
+    if kept >= MAX_DIFFERENCES {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO shadow_difference (install, candidate, at, call, active, shadow) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        difference.install,
+        difference.candidate,
+        difference.at,
+        serde_json::to_string(&difference.call).expect("calls serialise"),
+        difference.active.to_string(),
+        difference.shadow.to_string()
+    ])?;
+    Ok(())
+}
+
+/// A kept difference, as the shadow report shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KeptDifference {
+    pub at: i64,
+    /// The call: function and argument.
+    #[schema(value_type = Object)]
+    pub call: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub active: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub shadow: serde_json::Value,
+}
+
+/// The latest differences of an install's candidate, newest first, and how many are kept.
+pub fn differences(
+    conn: &Connection,
+    install: &str,
+    candidate: &str,
+    limit: u32,
+) -> rusqlite::Result<(Vec<KeptDifference>, i64)> {
+    let kept: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM shadow_difference WHERE install = ?1 AND candidate = ?2",
+        )?
+        .query_row([install, candidate], |row| row.get(0))?;
+    let parse =
+        |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    let latest = conn
+        .prepare_cached(
+            "SELECT at, call, active, shadow FROM shadow_difference \
+             WHERE install = ?1 AND candidate = ?2 ORDER BY difference DESC LIMIT ?3",
+        )?
+        .query_map(params![install, candidate, limit], |row| {
+            Ok(KeptDifference {
+                at: row.get(0)?,
+                call: parse(row.get(1)?),
+                active: parse(row.get(2)?),
+                shadow: parse(row.get(3)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok((latest, kept))
 }

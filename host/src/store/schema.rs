@@ -241,4 +241,19 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE plugin_install ADD COLUMN version TEXT;
     ALTER TABLE plugin_install ADD COLUMN previous TEXT;
     "#,
+    // 7: shadow runs: the candidate version beside an install, and the calls on which
+    // it answered differently.
+    r#"
+    ALTER TABLE plugin_install ADD COLUMN shadow TEXT;
+    CREATE TABLE shadow_difference (
+        difference INTEGER PRIMARY KEY,
+        install    TEXT NOT NULL,
+        candidate  TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        call       TEXT NOT NULL,
+        active     TEXT NOT NULL,
+        shadow     TEXT NOT NULL
+    );
+    CREATE INDEX shadow_difference_install ON shadow_difference (install, candidate, difference);
+    "#,
 ];
