@@ -536,7 +536,7 @@ fn customer(pseudonym: &str, elderly: bool) -> Value {
 fn a_data_sharing_report_keeps_only_groups_of_k_customers_and_waits_in_the_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("linli.toml");
-    std::fs::write(&config, "[sharing]\nk = 5\ntime-zone = \"UTC\"\n").unwrap();
+    std::fs::write(&config, "time-zone = \"UTC\"\n[sharing]\nk = 5\n").unwrap();
     let data = dir.path().join("data");
     let daemon = Daemon::start_with(&data, &["--config", config.to_str().unwrap()]);
     // Six members buy dairy; two care-card holders buy fresh food.
@@ -726,7 +726,7 @@ fn a_config_file_replaces_the_defaults_and_a_bad_one_is_named() {
             "min-celsius",
         ),
         ("[sharing]\nk = 1\n", "sharing.k"),
-        ("[sharing]\ntime-zone = \"Mars/Olympus\"\n", "time-zone"),
+        ("time-zone = \"Mars/Olympus\"\n", "time-zone"),
     ] {
         std::fs::write(&config, text).unwrap();
         let output = std::process::Command::new(linli_tests::linli())

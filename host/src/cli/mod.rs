@@ -100,14 +100,15 @@ enum PluginCommand {
 #[derive(clap::Args)]
 struct DaemonArgs {
     /// A TOML file replacing any default. Top level: listen = "127.0.0.1:7878",
-    /// data-dir = "linli-data", demo = true, breaker-threshold = 5.
+    /// data-dir = "linli-data", demo = true, breaker-threshold = 5,
+    /// time-zone = "Asia/Shanghai" (the store's days; default: the system's).
     /// [limits]: fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes.
     /// [sensors]: simulator = true, simulator-interval-ms = 10000, retention-days = 90.
     /// [sensors.cold-chain]: min-celsius = 0.0, max-celsius = 8.0, after-minutes = 15;
     /// [sensors.cold-chain.devices.DEVICE]: min-celsius, max-celsius, after-minutes for one
     /// device (sim-freezer-1 holds -25 to -15 °C).
-    /// [sharing]: k = 5 (rows with fewer customers never leave the store),
-    /// time-zone = "Asia/Shanghai" (default: the system's).
+    /// [sharing]: k = 5 (rows with fewer customers never leave the store).
+    /// [plugins]: registry = "http://127.0.0.1:7979", grantable = ["kv", "inventory-read"].
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     /// Address to listen on (overrides the config file); port 0 picks a free port.

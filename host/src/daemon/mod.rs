@@ -35,6 +35,10 @@ pub struct DaemonConfig {
     pub demo: bool,
     /// Consecutive failures after which a plugin install is disabled.
     pub breaker_threshold: u32,
+    /// The time zone the store's days are counted in (IANA name, e.g.
+    /// "Asia/Shanghai"): data-sharing reports and plugins' daily sales. Default: the
+    /// system's.
+    pub time_zone: Option<String>,
     /// Limits of every plugin call, unless an install sets its own.
     pub limits: Limits,
     /// Sensor simulator, reading retention and the cold-chain rule.
@@ -52,7 +56,8 @@ pub struct PluginsConfig {
     /// The registry `linli plugin install` resolves requirements against.
     pub registry: String,
     /// Capabilities this store grants to bundles that request them; a bundle
-    /// requesting another is refused.
+    /// requesting another is refused. `sales-read` (daily aggregates of the store's
+    /// sales) is business data the owner grants on purpose.
     pub grantable: Vec<String>,
 }
 
@@ -60,7 +65,7 @@ impl Default for PluginsConfig {
     fn default() -> Self {
         PluginsConfig {
             registry: "http://127.0.0.1:7979".into(),
-            grantable: vec!["kv".into()],
+            grantable: vec!["kv".into(), "inventory-read".into()],
         }
     }
 }
@@ -72,17 +77,11 @@ pub struct SharingConfig {
     /// Rows with fewer distinct customers are dropped from every report, whatever the
     /// plugin returns. At least 2.
     pub k: u32,
-    /// The time zone store days are counted in (IANA name, e.g. "Asia/Shanghai");
-    /// default the system's.
-    pub time_zone: Option<String>,
 }
 
 impl Default for SharingConfig {
     fn default() -> Self {
-        SharingConfig {
-            k: 5,
-            time_zone: None,
-        }
+        SharingConfig { k: 5 }
     }
 }
 
@@ -93,6 +92,7 @@ impl Default for DaemonConfig {
             data_dir: PathBuf::from("linli-data"),
             demo: true,
             breaker_threshold: DEFAULT_BREAKER_THRESHOLD,
+            time_zone: None,
             limits: Limits::default(),
             sensors: SensorConfig::default(),
             sharing: SharingConfig::default(),
@@ -136,11 +136,9 @@ impl DaemonConfig {
 
     /// The time zone store days are counted in.
     pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, String> {
-        match &self.sharing.time_zone {
+        match &self.time_zone {
             Some(name) => jiff::tz::TimeZone::get(name).map_err(|err| {
-                format!(
-                    "sharing.time-zone = {name:?}: {err}; use an IANA name like \"Asia/Shanghai\""
-                )
+                format!("time-zone = {name:?}: {err}; use an IANA name like \"Asia/Shanghai\"")
             }),
             None => Ok(jiff::tz::TimeZone::system()),
         }
@@ -185,7 +183,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     })
     .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
     let kv_conn = store::open(&config.data_dir).map_err(|err| err.to_string())?;
-    let installer = Installer::new(runtime, kv_conn, config.limits);
+    let installer = Installer::new(runtime, kv_conn, config.limits, config.time_zone()?);
     let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
     let state = AppState {
@@ -415,6 +413,7 @@ mod tests {
         assert_eq!(config.data_dir, default.data_dir);
         assert_eq!(config.demo, default.demo);
         assert_eq!(config.breaker_threshold, default.breaker_threshold);
+        assert_eq!(config.time_zone, default.time_zone);
         assert_eq!(config.limits, default.limits);
         assert_eq!(config.sensors, default.sensors);
         assert_eq!(config.sharing, default.sharing);

@@ -7,6 +7,7 @@ use crate::runtime::shadow::{DifferenceSink, Shadow};
 use crate::runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
 use crate::store::installs;
 use crate::store::kv::SqliteKv;
+use crate::store::readers::{SqliteInventory, SqliteSales};
 use linli_sdk::bundle::{Bundle, POLICY_VERSION};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
@@ -70,14 +71,22 @@ pub struct Installer {
     /// connection, so a plugin call never waits on a request's transaction.
     kv: Arc<Mutex<Connection>>,
     limits: Limits,
+    /// The store's time zone: the days of the sales aggregates.
+    zone: jiff::tz::TimeZone,
 }
 
 impl Installer {
-    pub fn new(runtime: Runtime, kv: Connection, limits: Limits) -> Installer {
+    pub fn new(
+        runtime: Runtime,
+        kv: Connection,
+        limits: Limits,
+        zone: jiff::tz::TimeZone,
+    ) -> Installer {
         Installer {
             runtime,
             kv: Arc::new(Mutex::new(kv)),
             limits,
+            zone,
         }
     }
 
@@ -88,9 +97,15 @@ impl Installer {
         plugin: Arc<Plugin>,
         settings: BTreeMap<String, String>,
     ) -> Install {
+        // Each capability is there for every install; the grants checked at load decide
+        // which a component may import.
         let access = StoreAccess {
             kv: Some(Arc::new(SqliteKv::new(self.kv.clone(), id.to_string()))),
-            ..StoreAccess::default()
+            inventory: Some(Arc::new(SqliteInventory::new(self.kv.clone()))),
+            sales: Some(Arc::new(SqliteSales::new(
+                self.kv.clone(),
+                self.zone.clone(),
+            ))),
         };
         Install::new(id, plugin, settings, self.limits, access)
     }

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod installs;
 pub mod kv;
 pub mod points;
+pub mod readers;
 pub mod sales;
 mod schema;
 pub mod sensors;
