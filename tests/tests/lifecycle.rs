@@ -394,3 +394,42 @@ fn a_candidate_shadows_the_active_version_and_its_differences_are_reported_befor
     let (_, plugins) = daemon.get("/v1/plugins");
     assert_eq!(install_of(&plugins, "markdown")["shadow"], Value::Null);
 }
+
+#[test]
+fn a_store_installs_from_a_mirror_of_another_alliances_registry() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let origin = Registry::start(&publishers.registry_data(), &[]);
+    let markdown = reference("markdown-pricing").wasm;
+    let bundle = publishers.bundle(
+        "green-lane/markdown",
+        "1.3.0",
+        markdown,
+        Some("alice"),
+        unchanged,
+    );
+    publishers.publish(&origin.url, &bundle, "alice").unwrap();
+    let mirror = Registry::start(
+        &publishers.dir.path().join("mirror"),
+        &["--mirror", &origin.url, "--mirror-interval", "1"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while mirror.get("/v1/plugins/green-lane/markdown").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror did not catch up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The origin goes away; the store installs from the mirror alone.
+    drop(origin);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &mirror.url);
+    trust(&store, &publishers.key_file("alice", true));
+    let installed = plugin(&daemon, &store, &["install", "green-lane/markdown@^1"]).unwrap();
+    assert_eq!(installed["version"], "1.3.0");
+    assert_eq!(
+        installed["signer"],
+        publishers.secret("alice").public().id()
+    );
+}
