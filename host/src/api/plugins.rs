@@ -519,9 +519,7 @@ async fn install_bundle(
                 .clone()
                 .unwrap_or_else(|| manifest.split_name().1.to_string());
             let row = &accepted.row;
-            let existing = installs::all(conn)?
-                .into_iter()
-                .find(|row| row.install == id);
+            let existing = installs::get(conn, &id)?;
             if let Some(current) = &existing {
                 same_plugin(current, &accepted)?;
                 let active = current
@@ -607,43 +605,57 @@ async fn rollback(
 ) -> Result<Json<Installed>, ApiError> {
     state
         .with_db(move |conn, state| {
-            let world = world_of(state, &install)?;
-            let (active, previous) = installs::active(conn, &install)?.ok_or_else(|| {
-                ApiError::NotFound(format!("plugin install {install}: no such install"))
-            })?;
-            let previous = previous.ok_or_else(|| {
+            let current = current(conn, &install)?;
+            let previous = current.previous.clone().ok_or_else(|| {
                 ApiError::Conflict(format!(
                     "install {install} has no earlier version to roll back to"
                 ))
             })?;
-            let row = installs::version(conn, &install, &previous)?.ok_or_else(|| {
-                ApiError::Internal(format!("install {install}: version {previous} is not kept"))
-            })?;
-            let grants = installs::all(conn)?
-                .into_iter()
-                .find(|row| row.install == install)
-                .map(|row| (row.grants, row.config))
-                .unwrap_or_default();
-            let granted = Grants::parse(&grants.0).map_err(ApiError::Internal)?;
-            let plugin = state
-                .installer
-                .load(&install, &row.wasm, world, &granted)
-                .map_err(|err| ApiError::Internal(err.to_string()))?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            installs::activate(&tx, &install, &row)?;
-            tx.commit()?;
-            let status = swap_in(state, &install, world, plugin, grants.1)?;
-            tracing::info!(%install, from = ?active, to = %row.version, "plugin rolled back");
-            Ok(Json(Installed {
-                install,
-                plugin: row.plugin,
-                version: row.version,
-                previous: active,
-                signer: row.signer,
-                status,
-            }))
+            let installed = activate_kept(conn, state, current, &previous)?;
+            tracing::info!(%install, from = ?installed.previous, to = %installed.version, "plugin rolled back");
+            Ok(Json(installed))
         })
         .await
+}
+
+/// An install as the store keeps it.
+fn current(conn: &Connection, install: &str) -> Result<installs::InstallRow, ApiError> {
+    installs::get(conn, install)?
+        .ok_or_else(|| ApiError::NotFound(format!("plugin install {install}: no such install")))
+}
+
+/// Make a kept version of an install the active one (the active one becomes the
+/// rollback target; a candidate running beside it stops) and swap it in: a rollback or
+/// a promotion.
+fn activate_kept(
+    conn: &mut Connection,
+    state: &AppState,
+    current: installs::InstallRow,
+    version: &str,
+) -> Result<Installed, ApiError> {
+    let id = current.install;
+    let world = world_of(state, &id)?;
+    let row = installs::version(conn, &id, version)?.ok_or_else(|| {
+        ApiError::Internal(format!("install {id}: version {version} is not kept"))
+    })?;
+    let grants = Grants::parse(&current.grants).map_err(ApiError::Internal)?;
+    let plugin = state
+        .installer
+        .load(&id, &row.wasm, world, &grants)
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    installs::activate(&tx, &id, &row)?;
+    installs::set_shadow(&tx, &id, None)?;
+    tx.commit()?;
+    let status = swap_in(state, &id, world, plugin, current.config)?;
+    Ok(Installed {
+        install: id,
+        plugin: row.plugin,
+        version: row.version,
+        previous: current.version,
+        signer: row.signer,
+        status,
+    })
 }
 
 /// Every version an install has run, oldest first.
@@ -761,12 +773,7 @@ async fn shadow_bundle(
 ) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
     state
         .with_db(move |conn, state| {
-            let current = installs::all(conn)?
-                .into_iter()
-                .find(|row| row.install == id)
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("plugin install {id}: no such install"))
-                })?;
+            let current = current(conn, &id)?;
             let accepted = accept(conn, state, &bytes)?;
             same_plugin(&current, &accepted)?;
             let world = accepted.plugin.world();
@@ -845,40 +852,13 @@ async fn promote(
 ) -> Result<Json<Installed>, ApiError> {
     state
         .with_db(move |conn, state| {
-            let world = world_of(state, &install)?;
-            let candidate = installs::shadow(conn, &install)?.ok_or_else(|| {
+            let current = current(conn, &install)?;
+            let candidate = current.shadow.clone().ok_or_else(|| {
                 ApiError::Conflict(format!("install {install} runs no candidate to promote"))
             })?;
-            let row = installs::version(conn, &install, &candidate)?.ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "install {install}: version {candidate} is not kept"
-                ))
-            })?;
-            let current = installs::all(conn)?
-                .into_iter()
-                .find(|row| row.install == install)
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!("plugin install {install}: no such install"))
-                })?;
-            let grants = Grants::parse(&current.grants).map_err(ApiError::Internal)?;
-            let plugin = state
-                .installer
-                .load(&install, &row.wasm, world, &grants)
-                .map_err(|err| ApiError::Internal(err.to_string()))?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            installs::activate(&tx, &install, &row)?;
-            installs::set_shadow(&tx, &install, None)?;
-            tx.commit()?;
-            let status = swap_in(state, &install, world, plugin, current.config)?;
-            tracing::info!(%install, version = %row.version, "shadow candidate promoted");
-            Ok(Json(Installed {
-                install,
-                plugin: row.plugin,
-                version: row.version,
-                previous: current.version,
-                signer: row.signer,
-                status,
-            }))
+            let installed = activate_kept(conn, state, current, &candidate)?;
+            tracing::info!(%install, version = %installed.version, "shadow candidate promoted");
+            Ok(Json(installed))
         })
         .await
 }

@@ -44,30 +44,41 @@ fn text_error(column: usize, err: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(err))
 }
 
+const INSTALL_COLUMNS: &str =
+    "install, world, enabled, config, grants, wasm, plugin, version, previous, shadow";
+
+fn install_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<InstallRow> {
+    Ok(InstallRow {
+        install: row.get(0)?,
+        world: row.get(1)?,
+        enabled: row.get(2)?,
+        config: serde_json::from_str(&row.get::<_, String>(3)?)
+            .map_err(|err| text_error(3, err))?,
+        grants: serde_json::from_str(&row.get::<_, String>(4)?)
+            .map_err(|err| text_error(4, err))?,
+        wasm: row.get(5)?,
+        plugin: row.get(6)?,
+        version: row.get(7)?,
+        previous: row.get(8)?,
+        shadow: row.get(9)?,
+    })
+}
+
 /// Every install, in pipeline order.
 pub fn all(conn: &Connection) -> rusqlite::Result<Vec<InstallRow>> {
-    let mut statement = conn.prepare(
-        "SELECT install, world, enabled, config, grants, wasm, plugin, version, previous, shadow \
-         FROM plugin_install ORDER BY position, install",
-    )?;
-    statement
-        .query_map([], |row| {
-            Ok(InstallRow {
-                install: row.get(0)?,
-                world: row.get(1)?,
-                enabled: row.get(2)?,
-                config: serde_json::from_str(&row.get::<_, String>(3)?)
-                    .map_err(|err| text_error(3, err))?,
-                grants: serde_json::from_str(&row.get::<_, String>(4)?)
-                    .map_err(|err| text_error(4, err))?,
-                wasm: row.get(5)?,
-                plugin: row.get(6)?,
-                version: row.get(7)?,
-                previous: row.get(8)?,
-                shadow: row.get(9)?,
-            })
-        })?
-        .collect()
+    conn.prepare(&format!(
+        "SELECT {INSTALL_COLUMNS} FROM plugin_install ORDER BY position, install"
+    ))?
+    .query_map([], install_row)?
+    .collect()
+}
+
+pub fn get(conn: &Connection, install: &str) -> rusqlite::Result<Option<InstallRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {INSTALL_COLUMNS} FROM plugin_install WHERE install = ?1"
+    ))?
+    .query_row([install], install_row)
+    .optional()
 }
 
 /// What an install runs.
