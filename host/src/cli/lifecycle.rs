@@ -178,11 +178,6 @@ fn call(
         )
     })?;
     let url = format!("{}{path}", daemon.daemon.trim_end_matches('/'));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(120)))
-        .build()
-        .into();
     let request = ureq::http::Request::builder()
         .method(method)
         .uri(&url)
@@ -190,12 +185,22 @@ fn call(
         .header("content-type", content_type)
         .body(body)
         .map_err(|err| format!("{url}: {err}"))?;
-    let mut response = agent.run(request).map_err(|err| {
-        format!(
-            "daemon {}: {err} (is `linli daemon` running?)",
-            daemon.daemon
-        )
-    })?;
+    exchange(request, "the daemon")
+        .map_err(|err| format!("{err} (is `linli daemon` running at {}?)", daemon.daemon))
+}
+
+/// Send a request and read its JSON answer; a refusal is the server's own words.
+pub fn exchange(
+    request: ureq::http::Request<Vec<u8>>,
+    server: &str,
+) -> Result<serde_json::Value, String> {
+    let url = request.uri().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(120)))
+        .build()
+        .into();
+    let mut response = agent.run(request).map_err(|err| format!("{url}: {err}"))?;
     let status = response.status();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let answer: serde_json::Value =
@@ -205,7 +210,7 @@ fn call(
             .as_str()
             .map(str::to_string)
             .unwrap_or(answer.to_string());
-        return Err(format!("refused ({status}): {message}"));
+        return Err(format!("{server} refused ({status}): {message}"));
     }
     Ok(answer)
 }

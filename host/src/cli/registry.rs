@@ -3,6 +3,7 @@
 
 use super::bundle::read_bundle;
 use super::finish;
+use super::lifecycle::exchange;
 use clap::Args;
 use linli_sdk::bundle::SecretKey;
 use std::path::PathBuf;
@@ -82,24 +83,5 @@ fn signed(
         .header("content-type", "application/octet-stream")
         .body(body)
         .map_err(|err| format!("{url}: {err}"))?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent.run(request).map_err(|err| format!("{url}: {err}"))?;
-    let status = response.status();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|err| format!("{url}: {err}"))?;
-    let answer: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-    if !status.is_success() {
-        let message = answer["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or(answer.to_string());
-        return Err(format!("the registry refused ({status}): {message}"));
-    }
-    Ok(answer)
+    exchange(request, "the registry")
 }
