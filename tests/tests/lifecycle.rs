@@ -311,14 +311,20 @@ fn bundles_a_store_must_not_run_are_refused_and_change_nothing() {
     let (status, _) = daemon.get("/v1/plugins/x/versions");
     assert_eq!(status, 404);
 
-    // The good bundle installs from its file, under the id asked for.
+    // A good bundle installs from its file, under the id asked for, with the limits it
+    // asks for as far as the store allows (fuel lowered; the deadline stays the store's).
+    let limited = publishers.bundle("green-lane/x", "1.0.1", markdown, Some("alice"), |text| {
+        text + "\n[limits]\nfuel = 2000000\ndeadline-ms = 5000\n"
+    });
     let installed = plugin(
         &daemon,
         &store,
-        &["install", good.to_str().unwrap(), "--as", "local-x"],
+        &["install", limited.to_str().unwrap(), "--as", "local-x"],
     )
     .unwrap();
     assert_eq!(installed["install"], "local-x");
+    assert_eq!(installed["status"]["limits"]["fuel"], 2_000_000);
+    assert_eq!(installed["status"]["limits"]["deadline-ms"], 50);
     let (status, body) = daemon.post("/v1/plugins/local-x/rollback", &json!({}));
     assert_eq!(status, 409, "{body}");
 }

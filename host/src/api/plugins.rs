@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use linli_sdk::bundle::Bundle;
+use linli_sdk::bundle::{Bundle, ManifestLimits};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -545,7 +545,8 @@ async fn install_bundle(
             tx.commit()?;
             let previous = existing.as_ref().and_then(|current| current.version.clone());
             let settings = existing.map(|current| current.config).unwrap_or_default();
-            let status = swap_in(state, &id, world, Arc::new(accepted.plugin), settings)?;
+            let requested = &accepted.bundle.manifest.limits;
+            let status = swap_in(state, &id, world, Arc::new(accepted.plugin), settings, requested)?;
             tracing::info!(install = %id, plugin = %row.plugin, version = %row.version, ?previous, "plugin installed");
             Ok((
                 StatusCode::CREATED,
@@ -571,13 +572,14 @@ fn swap_in(
     world: World,
     plugin: Arc<Plugin>,
     settings: BTreeMap<String, String>,
+    requested: &ManifestLimits,
 ) -> Result<InstallStatus, ApiError> {
     let pipeline = state.pipeline(world);
     let was_enabled = pipeline
         .get(id)
         .map(|old| old.status().enabled)
         .unwrap_or(true);
-    pipeline.add(state.installer.install(id, plugin, settings));
+    pipeline.add(state.installer.install(id, plugin, settings, requested));
     if !was_enabled {
         pipeline.set_enabled(id, false).map_err(pipeline_error)?;
     }
@@ -647,7 +649,8 @@ fn activate_kept(
     installs::activate(&tx, &id, &row)?;
     installs::set_shadow(&tx, &id, None)?;
     tx.commit()?;
-    let status = swap_in(state, &id, world, plugin, current.config)?;
+    let requested = install::requested_limits(&row.manifest);
+    let status = swap_in(state, &id, world, plugin, current.config, &requested)?;
     Ok(Installed {
         install: id,
         plugin: row.plugin,

@@ -5,7 +5,7 @@
 mod demo;
 
 use crate::api::{self, AppState};
-use crate::install::Installer;
+use crate::install::{self, Installer};
 use crate::reference::REFERENCE_PLUGINS;
 use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Pipeline};
 use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, World};
@@ -302,7 +302,14 @@ fn load_pipelines(
         let plugin = installer
             .load(id, &row.wasm, world, &grants)
             .map_err(|err| format!("plugin install {id}: {err}"))?;
-        let install = installer.install(id, plugin, row.config);
+        let requested = match &row.version {
+            Some(version) => installs::version(conn, id, version)
+                .map_err(|err| format!("plugin install {id}: {err}"))?
+                .map(|kept| install::requested_limits(&kept.manifest))
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        let install = installer.install(id, plugin, row.config, &requested);
         if let Some(candidate) = &row.shadow {
             let version = installs::version(conn, id, candidate)
                 .map_err(|err| format!("plugin install {id}: {err}"))?

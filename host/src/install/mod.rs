@@ -8,7 +8,7 @@ use crate::runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, Wo
 use crate::store::installs;
 use crate::store::kv::SqliteKv;
 use crate::store::readers::{SqliteInventory, SqliteSales};
-use linli_sdk::bundle::{Bundle, POLICY_VERSION};
+use linli_sdk::bundle::{Bundle, Manifest, ManifestLimits, POLICY_VERSION};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,12 +90,14 @@ impl Installer {
         }
     }
 
-    /// An install of a loaded plugin.
+    /// An install of a loaded plugin, with the limits its manifest asks for as far as
+    /// the store's allow (a bundle may ask for less, never for more).
     pub fn install(
         &self,
         id: &str,
         plugin: Arc<Plugin>,
         settings: BTreeMap<String, String>,
+        requested: &ManifestLimits,
     ) -> Install {
         // Each capability is there for every install; the grants checked at load decide
         // which a component may import.
@@ -107,7 +109,23 @@ impl Installer {
                 self.zone.clone(),
             ))),
         };
-        Install::new(id, plugin, settings, self.limits, access)
+        let limits = Limits {
+            fuel: requested
+                .fuel
+                .map_or(self.limits.fuel, |fuel| fuel.min(self.limits.fuel)),
+            memory_bytes: requested
+                .memory_bytes
+                .map_or(self.limits.memory_bytes, |bytes| {
+                    usize::try_from(bytes)
+                        .unwrap_or(usize::MAX)
+                        .min(self.limits.memory_bytes)
+                }),
+            deadline_ms: requested.deadline_ms.map_or(self.limits.deadline_ms, |ms| {
+                ms.min(self.limits.deadline_ms)
+            }),
+            ..self.limits
+        };
+        Install::new(id, plugin, settings, limits, access)
     }
 
     /// Where shadow runs keep their differences: the store, through the kv connection.
@@ -143,6 +161,14 @@ impl Installer {
             .load_bytes(id, Path::new(id), wasm, Some(world), grants)
             .map(Arc::new)
     }
+}
+
+/// The limits a kept version's manifest asks for (none for a manifest that does not
+/// read, which only a store from before manifests were kept could hold).
+pub fn requested_limits(manifest: &str) -> ManifestLimits {
+    Manifest::parse(manifest)
+        .map(|manifest| manifest.limits)
+        .unwrap_or_default()
 }
 
 /// What to install from a registry: `namespace/name@<semver requirement>` (no `@`:

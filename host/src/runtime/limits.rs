@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What one call of one install may use. The defaults suit a policy that prices a few
 /// hundred basket lines: generous for honest code, small enough that a runaway plugin
 /// costs the store box nothing noticeable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Limits {
     /// Instruction budget (wasmtime fuel). ~10M is milliseconds of work.

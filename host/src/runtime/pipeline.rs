@@ -65,6 +65,8 @@ pub struct InstallStatus {
     pub config: BTreeMap<String, String>,
     /// A candidate version running in the shadow of this one.
     pub shadow: Option<ShadowCounts>,
+    /// What each call may use.
+    pub limits: Limits,
 }
 
 impl Install {
@@ -178,6 +180,7 @@ impl Install {
             last_error: health.last_error,
             config: self.config().as_ref().clone(),
             shadow: self.shadow().map(|shadow| shadow.counts()),
+            limits: self.limits,
         }
     }
 }
