@@ -418,6 +418,27 @@ fn a_candidate_shadows_the_active_version_and_its_differences_are_reported_befor
     assert!(err.contains("no candidate"), "{err}");
     let (_, plugins) = daemon.get("/v1/plugins");
     assert_eq!(install_of(&plugins, "markdown")["shadow"], Value::Null);
+
+    // Changing the active version stops a candidate, here and after a restart.
+    plugin(
+        &daemon,
+        &store,
+        &[
+            "shadow",
+            "green-lane/markdown@=1.0.0",
+            "--install",
+            "markdown",
+        ],
+    )
+    .unwrap();
+    let rolled = plugin(&daemon, &store, &["rollback", "markdown"]).unwrap();
+    assert_eq!(rolled["version"], "1.0.0");
+    let report = plugin(&daemon, &store, &["shadow-report", "markdown"]).unwrap();
+    assert_eq!(report["counts"], Value::Null, "{report}");
+    daemon.stop();
+    let daemon = self::daemon(dir.path(), &registry.url);
+    let (_, plugins) = daemon.get("/v1/plugins");
+    assert_eq!(install_of(&plugins, "markdown")["shadow"], Value::Null);
 }
 
 #[test]

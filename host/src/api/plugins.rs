@@ -647,7 +647,6 @@ fn activate_kept(
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     installs::activate(&tx, &id, &row)?;
-    installs::set_shadow(&tx, &id, None)?;
     tx.commit()?;
     let requested = install::requested_limits(&row.manifest);
     let status = swap_in(state, &id, world, plugin, current.config, &requested)?;

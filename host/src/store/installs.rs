@@ -166,10 +166,11 @@ pub fn add_version(
 }
 
 /// Make a kept version the active one; the version it replaces becomes the one to roll
-/// back to.
+/// back to, and a candidate running beside the old one stops.
 pub fn activate(conn: &Connection, install: &str, version: &VersionRow) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE plugin_install SET previous = version, version = ?2, plugin = ?3, wasm = ?4 WHERE install = ?1",
+        "UPDATE plugin_install SET previous = version, version = ?2, plugin = ?3, wasm = ?4, shadow = NULL \
+         WHERE install = ?1",
         params![install, version.version, version.plugin, version.wasm],
     )?;
     Ok(())
