@@ -220,12 +220,12 @@ impl Registry {
 
     /// GET a path; the status and the body as JSON (or text).
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.agent.get(format!("{}{path}", self.url)).call();
-        let mut response = response.expect("the registry answers");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, body)
+        json_answer(self.agent.get(format!("{}{path}", self.url)).call())
+    }
+
+    /// Run a request built by the test; the status and the body as JSON (or text).
+    pub fn run(&self, request: ureq::http::Request<Vec<u8>>) -> (u16, serde_json::Value) {
+        json_answer(self.agent.run(request))
     }
 
     /// GET a path's raw bytes.
@@ -379,6 +379,17 @@ impl Publishers {
     }
 }
 
+/// A server's answer: the status and the body as JSON, or as text when it is not JSON.
+fn json_answer(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, serde_json::Value) {
+    let mut response = response.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, body)
+}
+
 /// The current time in unix milliseconds, as the daemon reads it.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -434,7 +445,7 @@ impl Daemon {
     /// GET a path; the status and the JSON body.
     pub fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.agent.get(format!("{}{path}", self.url)).call();
-        Self::answer(response)
+        json_answer(response)
     }
 
     /// POST JSON with the admin token.
@@ -475,17 +486,7 @@ impl Daemon {
         let request = request
             .body(body.to_string())
             .expect("a well-formed request");
-        Self::answer(self.agent.run(request))
-    }
-
-    fn answer(
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> (u16, serde_json::Value) {
-        let mut response = response.expect("the daemon answers");
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, body)
+        json_answer(self.agent.run(request))
     }
 
     /// The daemon's process id.

@@ -38,17 +38,7 @@ fn post_signed(
     if let Some(key) = key {
         request = request.header("authorization", key.sign_request("POST", path, at, body));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent.run(request.body(body.to_vec()).unwrap()).unwrap();
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    registry.run(request.body(body.to_vec()).unwrap())
 }
 
 fn versions(registry: &Registry, name: &str) -> Vec<(String, bool)> {
