@@ -6,7 +6,7 @@ use crate::runtime::bindings::types::CustomerRef;
 use crate::runtime::{
     Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
 };
-use crate::store::points::{self, Entry};
+use crate::store::points::{self, Entry, Returned};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -112,6 +112,13 @@ async fn record_return(
     state
         .with_db(move |conn, state| {
             let customer = checked_pseudonym(&returned.customer)?;
+            let brought = Returned {
+                kind: match returned.kind {
+                    ReturnKind::DepositBox => "deposit-box",
+                    ReturnKind::Packaging => "packaging",
+                },
+                count: returned.count,
+            };
             let call = Call::OnReturn(ReturnEvent {
                 customer: returned.customer.clone(),
                 kind: returned.kind,
@@ -128,7 +135,7 @@ async fn record_return(
                 discount: 0,
                 reason: award.reason,
             };
-            record(conn, &customer, entry, install)
+            record(conn, &customer, entry, Some(brought), install)
         })
         .await
 }
@@ -175,22 +182,25 @@ async fn redeem(
                 discount: grant.discount,
                 reason: grant.reason,
             };
-            record(conn, &customer, entry, install)
+            record(conn, &customer, entry, None, install)
         })
         .await
 }
 
-/// Append an entry that moves points or money (a redemption of 0 points writes
-/// nothing) and answer with the new balance.
+/// Append an entry that moves points or money, or records boxes or packaging brought
+/// back (a redemption of 0 points writes nothing; a return earning nothing is still
+/// counted for the packaging return rate), and answer with the new balance.
 fn record(
     conn: &mut rusqlite::Connection,
     customer: &str,
     entry: Entry,
+    returned: Option<Returned<'_>>,
     install: String,
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if entry.points != 0 || entry.refund != 0 || entry.discount != 0 {
-        points::append(&tx, customer, &entry)?;
+    let brought_back = returned.is_some_and(|returned| returned.count > 0);
+    if entry.points != 0 || entry.refund != 0 || entry.discount != 0 || brought_back {
+        points::append(&tx, customer, &entry, returned)?;
     }
     let balance = points::balance(&tx, customer)?;
     tx.commit()?;

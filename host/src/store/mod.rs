@@ -10,6 +10,7 @@ pub mod installs;
 pub mod kv;
 pub mod points;
 pub mod readers;
+pub mod reports;
 pub mod sales;
 mod schema;
 pub mod sensors;

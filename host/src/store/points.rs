@@ -20,10 +20,24 @@ pub struct Entry {
     pub reason: String,
 }
 
-pub fn append(conn: &Connection, customer: &str, entry: &Entry) -> rusqlite::Result<()> {
+/// What a return brought back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Returned<'a> {
+    /// `deposit-box` or `packaging`.
+    pub kind: &'a str,
+    pub count: u32,
+}
+
+/// Append an entry; a return says what came back.
+pub fn append(
+    conn: &Connection,
+    customer: &str,
+    entry: &Entry,
+    returned: Option<Returned<'_>>,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO points_ledger (customer, at, kind, points, refund, discount, reason) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO points_ledger (customer, at, kind, points, refund, discount, reason, returned_kind, returned_count) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         customer,
@@ -32,7 +46,9 @@ pub fn append(conn: &Connection, customer: &str, entry: &Entry) -> rusqlite::Res
         entry.points,
         entry.refund,
         entry.discount,
-        entry.reason
+        entry.reason,
+        returned.map(|returned| returned.kind),
+        returned.map_or(0, |returned| returned.count)
     ])?;
     Ok(())
 }

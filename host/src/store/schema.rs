@@ -256,4 +256,11 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX shadow_difference_install ON shadow_difference (install, candidate, difference);
     "#,
+    // 8: what a return brought back (`deposit-box` or `packaging`, how many), so the
+    // packaging return rate counts boxes, not points; older entries count none.
+    r#"
+    ALTER TABLE points_ledger ADD COLUMN returned_kind TEXT;
+    ALTER TABLE points_ledger ADD COLUMN returned_count INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX points_ledger_at ON points_ledger (at);
+    "#,
 ];
