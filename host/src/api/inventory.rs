@@ -1,7 +1,11 @@
-//! Inventory: SKUs, stock by batch with expiry, receiving a delivery.
+//! Inventory: SKUs, stock by batch with expiry, receiving a delivery; the batches about
+//! to expire with the markdown pricing gives them now, and the slowest movers.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use crate::runtime::bindings::types::BasketLine;
+use crate::runtime::{QuoteRequest, World};
 use crate::store::catalogue::{self, Batch, Sku};
+use crate::store::reports::{self, SkuTurnover};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -12,6 +16,8 @@ pub fn reading() -> Router<AppState> {
     Router::new()
         .route("/inventory/skus", get(list_skus))
         .route("/inventory/skus/{sku}", get(one_sku))
+        .route("/inventory/expiring", get(expiring))
+        .route("/inventory/slow-movers", get(slow_movers))
 }
 
 pub fn mutating() -> Router<AppState> {
@@ -273,6 +279,174 @@ async fn move_stock(
             let moved = catalogue::batch(&tx, &batch)?.expect("the batch just moved");
             tx.commit()?;
             Ok((StatusCode::CREATED, Json(moved)))
+        })
+        .await
+}
+
+const HOUR: i64 = 3_600_000;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Horizon {
+    /// Batches expiring within this many hours from now, 1 to 720 (default 48).
+    within_hours: Option<u32>,
+}
+
+/// A batch close to (or past) its expiry, with what one unit sells for now.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ExpiringBatch {
+    #[serde(flatten)]
+    batch: Batch,
+    name: String,
+    shelf_price: i64,
+    /// Past its expiry: not for sale, waiting for a write-off.
+    expired: bool,
+    /// One unit's price from the pricing pipeline now; none when expired or refused.
+    price_now: Option<i64>,
+    /// `shelf_price - price_now`, in cents.
+    markdown: Option<i64>,
+    /// The pricing installs' reasons for the change, or for refusing.
+    reasons: Vec<String>,
+}
+
+/// Batches with stock expiring within the horizon, soonest first (expired ones too),
+/// each with the markdown the pricing pipeline gives one unit of it right now. Each
+/// unexpired batch is one real pricing call (counted in the installs' calls).
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/expiring",
+    tag = "inventory",
+    params(Horizon),
+    responses(
+        (status = 200, description = "The batches", body = Vec<ExpiringBatch>),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+    )
+)]
+async fn expiring(
+    State(state): State<AppState>,
+    Params(horizon): Params<Horizon>,
+) -> Result<Json<Vec<ExpiringBatch>>, ApiError> {
+    let hours = horizon.within_hours.unwrap_or(48);
+    if !(1..=720).contains(&hours) {
+        return Err(ApiError::BadRequest(format!(
+            "within_hours: {hours}; between 1 and 720"
+        )));
+    }
+    state
+        .with_db(move |conn, state| {
+            let now = now_ms();
+            let mut listed = Vec::new();
+            for batch in catalogue::expiring(conn, now + i64::from(hours) * HOUR)? {
+                let sku = catalogue::sku(conn, &batch.sku)?.ok_or_else(|| {
+                    ApiError::Internal(format!("batch {}: SKU {} is gone", batch.batch, batch.sku))
+                })?;
+                let expired = batch.expires_at.is_some_and(|expires| expires <= now);
+                let mut view = ExpiringBatch {
+                    name: sku.name.clone(),
+                    shelf_price: sku.unit_price,
+                    expired,
+                    price_now: None,
+                    markdown: None,
+                    reasons: Vec::new(),
+                    batch,
+                };
+                if !expired {
+                    price_one_unit(state, &sku, &mut view, now);
+                }
+                listed.push(view);
+            }
+            Ok(Json(listed))
+        })
+        .await
+}
+
+/// Quote one unit of the batch alone, as the till would price it now.
+fn price_one_unit(state: &AppState, sku: &Sku, view: &mut ExpiringBatch, now: i64) {
+    let request = QuoteRequest {
+        lines: vec![BasketLine {
+            sku: sku.sku.clone(),
+            qty: 1,
+            unit_price: sku.unit_price,
+            category: sku.category.clone(),
+            local_produce: sku.local_produce,
+            batch: Some(view.batch.batch.clone()),
+            expires_at: view.batch.expires_at,
+        }],
+        customer: None,
+    };
+    let priced = state.pipeline(World::Pricing).quote(&request, now);
+    if !priced.refusals.is_empty() {
+        view.reasons = priced
+            .refusals
+            .iter()
+            .map(|refusal| format!("{} refused: {:?}", refusal.install, refusal.error))
+            .collect();
+        return;
+    }
+    if let Some(price) = priced.unit_prices.first() {
+        view.price_now = Some(*price);
+        view.markdown = Some(sku.unit_price - price);
+    }
+    view.reasons = priced.trail.into_iter().map(|entry| entry.reason).collect();
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Window {
+    /// Days back from now the turnover is measured over, 1 to 90 (default 7).
+    days: Option<u32>,
+}
+
+/// The slowest tenth of the stocked SKUs.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SlowMovers {
+    /// The window measured, unix ms: `[from, to)`.
+    from: i64,
+    to: i64,
+    /// SKUs that had stock in the window (the ones ranked).
+    ranked: usize,
+    /// The slowest tenth (rounded up), slowest first.
+    skus: Vec<SkuTurnover>,
+}
+
+/// The bottom 10% of SKUs by turnover (units sold per unit on hand, time-weighted) over
+/// the last days — the products the operating guide has the owner drop each week. SKUs
+/// without stock in the window are not ranked; among equal turnover, more idle stock
+/// ranks lower.
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/slow-movers",
+    tag = "inventory",
+    params(Window),
+    responses(
+        (status = 200, description = "The slowest SKUs", body = SlowMovers),
+        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+    )
+)]
+async fn slow_movers(
+    State(state): State<AppState>,
+    Params(window): Params<Window>,
+) -> Result<Json<SlowMovers>, ApiError> {
+    let days = window.days.unwrap_or(7);
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::BadRequest(format!(
+            "days: {days}; between 1 and 90"
+        )));
+    }
+    state
+        .with_db(move |conn, _| {
+            let to = now_ms();
+            let from = to - i64::from(days) * 24 * HOUR;
+            let rows = reports::turnover_by_sku(conn, from, to)?;
+            let ranked = rows.iter().filter(|row| row.turnover.is_some()).count();
+            Ok(Json(SlowMovers {
+                from,
+                to,
+                ranked,
+                skus: reports::slowest_tenth(rows),
+            }))
         })
         .await
 }

@@ -3,6 +3,7 @@
 //! calls) runs on the blocking pool.
 
 mod checkout;
+mod dashboard;
 mod delivery;
 mod health;
 mod inventory;
@@ -11,11 +12,12 @@ mod openapi;
 mod plugins;
 mod presale;
 mod recycling;
+mod reports;
 pub mod sensors;
 mod sharing;
 mod trace;
 
-use crate::daemon::PluginsConfig;
+use crate::daemon::{PluginsConfig, ReportsConfig};
 use crate::install::Installer;
 use crate::runtime::bindings::types::PolicyError;
 use crate::runtime::pipeline::{Pipeline, PipelineError};
@@ -49,6 +51,8 @@ pub struct AppState {
     pub sharing: Arc<Sharing>,
     /// The registry and the capabilities bundles may be granted.
     pub plugins: Arc<PluginsConfig>,
+    /// The KPI targets the store sets itself.
+    pub reports: Arc<ReportsConfig>,
 }
 
 /// How data-sharing reports are built.
@@ -123,9 +127,11 @@ pub fn router(state: AppState) -> Router {
         .merge(sensors::reading())
         .merge(sharing::reading())
         .merge(trace::reading())
+        .merge(reports::reading())
         .merge(openapi::reading());
     Router::new()
         .nest("/v1", mutating.merge(reading))
+        .merge(dashboard::routes())
         .merge(health::routes())
         .merge(metrics::routes())
         .layer(axum::middleware::from_fn_with_state(

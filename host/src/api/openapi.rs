@@ -3,7 +3,7 @@
 //! A route added to a router belongs in `ApiDoc`'s `paths(...)` too.
 
 use super::{AppState, checkout, delivery, health, inventory, metrics, plugins, presale};
-use super::{recycling, sensors, sharing, trace};
+use super::{recycling, reports, sensors, sharing, trace};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::LazyLock;
@@ -36,6 +36,8 @@ pub const BEARER: &str = "bearer";
         inventory::one_sku,
         inventory::receive,
         inventory::move_stock,
+        inventory::expiring,
+        inventory::slow_movers,
         plugins::list,
         plugins::enable,
         plugins::disable,
@@ -53,6 +55,7 @@ pub const BEARER: &str = "bearer";
         recycling::account,
         recycling::record_return,
         recycling::redeem,
+        presale::list,
         presale::show,
         presale::open,
         presale::place,
@@ -62,6 +65,7 @@ pub const BEARER: &str = "bearer";
         delivery::request,
         delivery::delivered,
         sensors::latest,
+        sensors::devices,
         sensors::history,
         sensors::alerts,
         sensors::ingest,
@@ -69,6 +73,7 @@ pub const BEARER: &str = "bearer";
         sharing::list,
         sharing::build,
         trace::trace_batch,
+        reports::today,
         document,
         health::healthz,
         metrics::render,
@@ -85,6 +90,7 @@ pub const BEARER: &str = "bearer";
         (name = "sensors", description = "Device readings and cold-chain alerts"),
         (name = "sharing", description = "Data-sharing reports for the alliance"),
         (name = "trace", description = "Batch trace"),
+        (name = "reports", description = "Today's figures and the operating guide's KPIs"),
         (name = "health", description = "Liveness, metrics and this document"),
     )
 )]

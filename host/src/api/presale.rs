@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 const DAY: i64 = 86_400_000;
 
 pub fn reading() -> Router<AppState> {
-    Router::new().route("/presale/campaigns/{campaign}", get(show))
+    Router::new()
+        .route("/presale/campaigns", get(list))
+        .route("/presale/campaigns/{campaign}", get(show))
 }
 
 pub fn mutating() -> Router<AppState> {
@@ -140,6 +142,32 @@ async fn open(
             let view = load(&tx, &opening.campaign)?;
             tx.commit()?;
             Ok((StatusCode::CREATED, Json(view)))
+        })
+        .await
+}
+
+/// The latest 100 campaigns, open ones first, then by deadline.
+#[utoipa::path(
+    get,
+    path = "/v1/presale/campaigns",
+    tag = "presale",
+    responses((status = 200, description = "The campaigns with their pre-orders", body = Vec<CampaignView>))
+)]
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignView>>, ApiError> {
+    state
+        .with_db(|conn, _| {
+            let ids: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT campaign FROM presale_campaign \
+                     ORDER BY status != 'open', deadline DESC, campaign LIMIT 100",
+                )?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let views: Vec<CampaignView> = ids
+                .iter()
+                .map(|id| load(conn, id))
+                .collect::<Result<_, _>>()?;
+            Ok(Json(views))
         })
         .await
 }

@@ -9,12 +9,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::Connection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 
 pub fn reading() -> Router<AppState> {
     Router::new()
         .route("/sensors/latest", get(latest))
+        .route("/sensors/devices", get(devices))
         .route("/sensors/devices/{device}/readings", get(history))
         .route("/sensors/alerts", get(alerts))
 }
@@ -121,6 +122,65 @@ async fn ingest(
 async fn latest(State(state): State<AppState>) -> Result<Json<Vec<Reading>>, ApiError> {
     state
         .with_db(|conn, _| Ok(Json(table::latest(conn)?)))
+        .await
+}
+
+/// A device that sent readings, and the cold-chain range its temperatures must keep.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Device {
+    device: String,
+    /// The kinds it reported, each with its latest reading.
+    latest: Vec<Reading>,
+    /// For a device reporting temperature: the range and the minutes out of it that
+    /// raise an alert.
+    cold_chain: Option<ColdChainRange>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ColdChainRange {
+    min_celsius: f64,
+    max_celsius: f64,
+    after_minutes: i64,
+}
+
+/// Every device that sent readings, with its latest reading per kind and, for
+/// temperature devices, the cold-chain range that applies to it.
+#[utoipa::path(
+    get,
+    path = "/v1/sensors/devices",
+    tag = "sensors",
+    responses((status = 200, description = "The devices", body = Vec<Device>))
+)]
+async fn devices(State(state): State<AppState>) -> Result<Json<Vec<Device>>, ApiError> {
+    state
+        .with_db(|conn, state| {
+            let mut devices: Vec<Device> = Vec::new();
+            for reading in table::latest(conn)? {
+                match devices.last_mut() {
+                    Some(device) if device.device == reading.device => device.latest.push(reading),
+                    _ => devices.push(Device {
+                        device: reading.device.clone(),
+                        latest: vec![reading],
+                        cold_chain: None,
+                    }),
+                }
+            }
+            for device in &mut devices {
+                if device
+                    .latest
+                    .iter()
+                    .any(|reading| reading.kind == "temperature")
+                {
+                    let rule = state.cold_chain.rule(&device.device);
+                    device.cold_chain = Some(ColdChainRange {
+                        min_celsius: rule.min,
+                        max_celsius: rule.max,
+                        after_minutes: rule.after_ms / 60_000,
+                    });
+                }
+            }
+            Ok(Json(devices))
+        })
         .await
 }
 

@@ -47,6 +47,8 @@ pub struct DaemonConfig {
     pub sharing: SharingConfig,
     /// Installing plugin bundles.
     pub plugins: PluginsConfig,
+    /// The KPI targets the dashboard measures against.
+    pub reports: ReportsConfig,
 }
 
 /// Settings of plugin installs from bundles.
@@ -85,6 +87,28 @@ impl Default for SharingConfig {
     }
 }
 
+/// Targets of the operating guide's KPIs that are the store's to set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReportsConfig {
+    /// The industry's weekly inventory turnover (units sold per unit on hand in a week);
+    /// the guide's target is 1.5 times it. The default, 0.35, is about 18 turns a year,
+    /// common for convenience stores; put your region's figure here.
+    pub industry_weekly_turnover: f64,
+    /// The packaging return rate to aim for (returned boxes per box sold). The guide
+    /// names the KPI without a number, so there is none unless the owner sets one.
+    pub packaging_return_target: Option<f64>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            industry_weekly_turnover: 0.35,
+            packaging_return_target: None,
+        }
+    }
+}
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
@@ -97,6 +121,7 @@ impl Default for DaemonConfig {
             sensors: SensorConfig::default(),
             sharing: SharingConfig::default(),
             plugins: PluginsConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -127,6 +152,21 @@ impl DaemonConfig {
             return Err(format!(
                 "sharing.k = {}: at least 2, or single customers could be singled out",
                 self.sharing.k
+            ));
+        }
+        if !(self.reports.industry_weekly_turnover.is_finite()
+            && self.reports.industry_weekly_turnover > 0.0)
+        {
+            return Err(format!(
+                "reports.industry-weekly-turnover = {}: a positive number of turns a week",
+                self.reports.industry_weekly_turnover
+            ));
+        }
+        if let Some(target) = self.reports.packaging_return_target
+            && !(target.is_finite() && target > 0.0)
+        {
+            return Err(format!(
+                "reports.packaging-return-target = {target}: a positive share, e.g. 0.8"
             ));
         }
         Grants::parse(&self.plugins.grantable)
@@ -194,6 +234,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         metrics: Arc::default(),
         cold_chain: Arc::new(config.sensors.cold_chain.clone()),
         plugins: Arc::new(config.plugins.clone()),
+        reports: Arc::new(config.reports.clone()),
         sharing: Arc::new(api::Sharing {
             k: config.sharing.k,
             time_zone: config.time_zone()?,
@@ -425,6 +466,7 @@ mod tests {
         assert_eq!(config.sensors, default.sensors);
         assert_eq!(config.sharing, default.sharing);
         assert_eq!(config.plugins, default.plugins);
+        assert_eq!(config.reports, default.reports);
         config.check().unwrap();
     }
 }

@@ -107,6 +107,17 @@ pub fn batches(conn: &Connection, sku: &str) -> rusqlite::Result<Vec<Batch>> {
     rows.collect()
 }
 
+/// Batches with stock that expire before `before` (expired ones included), soonest
+/// first.
+pub fn expiring(conn: &Connection, before: i64) -> rusqlite::Result<Vec<Batch>> {
+    let mut statement = conn.prepare_cached(select_batch!(
+        "WHERE qty_on_hand > 0 AND expires_at IS NOT NULL AND expires_at < ?1 \
+         ORDER BY expires_at, batch"
+    ))?;
+    let rows = statement.query_map([before], batch_row)?;
+    rows.collect()
+}
+
 pub fn batch(conn: &Connection, batch: &str) -> rusqlite::Result<Option<Batch>> {
     let mut statement = conn.prepare_cached(select_batch!("WHERE batch = ?1"))?;
     statement.query_row([batch], batch_row).optional()
