@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: the runtime with the reference plugins, the
 //! shipped examples, and the real `linli` binary.
 
+pub mod browser;
+
 use linli_host::reference::{ReferencePlugin, reference_plugin};
 use linli_host::runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
 use serde_json::Value;
