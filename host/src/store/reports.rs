@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What the till sold over a range (amounts in cents).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -20,6 +21,23 @@ pub struct SalesFigures {
     pub presale_units: u64,
 }
 
+const SALES_LINES: &str = "SELECT coalesce(sum(sale_line.qty), 0), \
+        coalesce(sum(CASE WHEN sku.local_produce THEN sale_line.qty * sale_line.unit_price ELSE 0 END), 0) \
+     FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
+     JOIN sku ON sku.sku = sale_line.sku \
+     WHERE sale.at >= ?1 AND sale.at < ?2";
+
+/// Per SKU: the stock movements since `?1`, and those before `?2` weighted by how long
+/// they counted until `?2`.
+const MOVED_SINCE: &str = "SELECT batch.sku, sum(m.delta), \
+        sum(CASE WHEN m.at < ?2 THEN m.delta * (?2 - m.at) ELSE 0 END) \
+     FROM batch JOIN stock_movement m ON m.batch = batch.batch AND m.at >= ?1 \
+     GROUP BY batch.sku";
+
+const SOLD_BY_SKU: &str = "SELECT sale_line.sku, sum(sale_line.qty) FROM sale \
+     JOIN sale_line ON sale_line.sale = sale.sale \
+     WHERE sale.at >= ?1 AND sale.at < ?2 GROUP BY sale_line.sku";
+
 /// A count or sum SQLite answers as an integer.
 fn counted(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
     Ok(row.get::<_, i64>(index)?.max(0) as u64)
@@ -32,13 +50,7 @@ pub fn sales(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<SalesFig
         )?
         .query_row(params![from, to], |row| Ok((row.get(0)?, counted(row, 1)?)))?;
     let (units, local_total) = conn
-        .prepare_cached(
-            "SELECT coalesce(sum(sale_line.qty), 0), \
-                    coalesce(sum(CASE WHEN sku.local_produce THEN sale_line.qty * sale_line.unit_price ELSE 0 END), 0) \
-             FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
-             JOIN sku ON sku.sku = sale_line.sku \
-             WHERE sale.at >= ?1 AND sale.at < ?2",
-        )?
+        .prepare_cached(SALES_LINES)?
         .query_row(params![from, to], |row| Ok((counted(row, 0)?, row.get(1)?)))?;
     let presale_units = conn
         .prepare_cached(
@@ -72,42 +84,60 @@ pub struct SkuTurnover {
 }
 
 /// Turnover of every SKU over `[from, to)`: units sold divided by the time-weighted
-/// average of units on hand. Stock at any moment is the sum of the stock movements up
-/// to it (every receipt, sale, transfer and write-off is one), so the average is the
-/// stock at `from` plus each later movement weighted by how long it counted.
+/// average of units on hand. Every change of stock is a stock movement (receipt, sale,
+/// transfer, write-off), so the stock at `from` is today's stock minus the movements
+/// since, and the average is that plus each later movement weighted by how long it
+/// counted. Only the window's movements and sales are read (through the
+/// `stock_movement(batch, at)` and `sale(at)` indexes): a year of history costs no more
+/// than a month.
 pub fn turnover_by_sku(
     conn: &Connection,
     from: i64,
     to: i64,
 ) -> rusqlite::Result<Vec<SkuTurnover>> {
     let span = (to - from).max(1) as f64;
-    let mut statement = conn.prepare_cached(
-        "SELECT sku.sku, sku.name, sku.category, \
-            coalesce((SELECT sum(m.delta) FROM stock_movement m JOIN batch b ON b.batch = m.batch \
-                      WHERE b.sku = sku.sku AND m.at < ?1), 0), \
-            coalesce((SELECT sum(m.delta * (?2 - m.at)) FROM stock_movement m JOIN batch b ON b.batch = m.batch \
-                      WHERE b.sku = sku.sku AND m.at >= ?1 AND m.at < ?2), 0), \
-            coalesce((SELECT sum(l.qty) FROM sale_line l JOIN sale s ON s.sale = l.sale \
-                      WHERE l.sku = sku.sku AND s.at >= ?1 AND s.at < ?2), 0), \
-            coalesce((SELECT sum(b.qty_on_hand) FROM batch b WHERE b.sku = sku.sku), 0) \
-         FROM sku ORDER BY sku.sku",
-    )?;
-    let rows = statement.query_map(params![from, to], |row| {
-        let at_start: i64 = row.get(3)?;
-        let weighted: i64 = row.get(4)?;
-        let sold: i64 = row.get(5)?;
-        let average_on_hand = at_start as f64 + weighted as f64 / span;
-        Ok(SkuTurnover {
-            sku: row.get(0)?,
-            name: row.get(1)?,
-            category: row.get(2)?,
+    // sku -> (on hand now, movements since `from`, movements in the window weighted by
+    // the time they counted until `to`, units sold in the window)
+    let mut by_sku: HashMap<String, (i64, i64, i64, i64)> = HashMap::new();
+    let mut on_hand =
+        conn.prepare_cached("SELECT sku, coalesce(sum(qty_on_hand), 0) FROM batch GROUP BY sku")?;
+    for row in on_hand.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))? {
+        let (sku, units) = row?;
+        by_sku.entry(sku).or_default().0 = units;
+    }
+    let mut moved = conn.prepare_cached(MOVED_SINCE)?;
+    let rows = moved.query_map(params![from, to], |row| {
+        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+    })?;
+    for row in rows {
+        let (sku, since, weighted) = row?;
+        let entry = by_sku.entry(sku).or_default();
+        entry.1 = since;
+        entry.2 = weighted;
+    }
+    let mut sold = conn.prepare_cached(SOLD_BY_SKU)?;
+    for row in sold.query_map(params![from, to], |row| {
+        Ok((row.get::<_, String>(0)?, row.get(1)?))
+    })? {
+        let (sku, units) = row?;
+        by_sku.entry(sku).or_default().3 = units;
+    }
+    let mut rows = Vec::new();
+    for sku in super::catalogue::skus(conn)? {
+        let (on_hand, since, weighted, sold) = by_sku.get(&sku.sku).copied().unwrap_or_default();
+        let average_on_hand = (on_hand - since) as f64 + weighted as f64 / span;
+        rows.push(SkuTurnover {
+            sku: sku.sku,
+            name: sku.name,
+            category: sku.category,
             sold: sold.max(0) as u64,
             average_on_hand,
-            on_hand: row.get(6)?,
+            on_hand,
             turnover: (average_on_hand > 0.0).then(|| sold as f64 / average_on_hand),
-        })
-    })?;
-    rows.collect()
+        });
+    }
+    rows.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(rows)
 }
 
 /// The store-wide turnover: all units sold over the average of all units on hand; none
@@ -470,5 +500,26 @@ mod tests {
                 packaging_returned: 5,
             }
         );
+    }
+
+    /// The dashboard polls these: they must read the window's rows through indexes,
+    /// never scan a year of sales or movements.
+    #[test]
+    fn report_queries_read_only_the_window_through_indexes() {
+        let (_dir, conn) = store();
+        for query in [SALES_LINES, MOVED_SINCE, SOLD_BY_SKU] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap()
+                .query_map([1, 2], |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            for table in ["sale ", "sale_line", "stock_movement", "m "] {
+                assert!(!plan.contains(&format!("SCAN {table}")), "{plan}");
+            }
+            assert!(plan.contains("USING"), "{plan}");
+        }
     }
 }
