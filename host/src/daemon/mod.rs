@@ -469,4 +469,26 @@ mod tests {
         assert_eq!(config.reports, default.reports);
         config.check().unwrap();
     }
+
+    #[test]
+    fn kpi_targets_that_cannot_work_are_refused_naming_the_setting() {
+        for (text, setting) in [
+            (
+                "[reports]\nindustry-weekly-turnover = 0.0\n",
+                "reports.industry-weekly-turnover",
+            ),
+            (
+                "[reports]\npackaging-return-target = -1.0\n",
+                "reports.packaging-return-target",
+            ),
+        ] {
+            let config: DaemonConfig = toml::from_str(text).unwrap();
+            let err = config.check().unwrap_err();
+            assert!(err.starts_with(setting), "{err}");
+        }
+        let config: DaemonConfig =
+            toml::from_str("[reports]\npackaging-return-target = 0.8\n").unwrap();
+        assert_eq!(config.reports.packaging_return_target, Some(0.8));
+        config.check().unwrap();
+    }
 }
