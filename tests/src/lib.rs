@@ -431,8 +431,12 @@ impl Daemon {
             .expect("the daemon keeps its admin token in the data directory")
             .trim()
             .to_string();
+        // A fresh connection per request: a handler that answers without reading the
+        // body (a 401, a 404 for an unknown install) makes the server close the
+        // connection, and a pooled one could be reused just as it closes.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
             .build()
             .into();
         Daemon {
