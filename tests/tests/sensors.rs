@@ -332,3 +332,57 @@ fn the_simulator_feeds_the_demo_devices() {
         ]
     );
 }
+
+/// Devices posting at once: their batches may share a commit (group commit), and each
+/// is still answered for itself, stored whole and checked against the rule in order.
+#[test]
+fn batches_posted_at_once_are_each_stored_and_answered() {
+    const DEVICES: usize = 8;
+    const BATCHES: usize = 10;
+    const PER_BATCH: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = daemon(dir.path());
+    let start = now_ms() - 2 * 60 * MINUTE;
+    std::thread::scope(|scope| {
+        for device in 0..DEVICES {
+            let daemon = &daemon;
+            scope.spawn(move || {
+                // The last device is a fridge left open: 12 °C for 16 minutes.
+                let value = if device == DEVICES - 1 { 12.0 } else { 4.0 };
+                for batch in 0..BATCHES {
+                    let readings: Vec<Value> = (0..PER_BATCH)
+                        .map(|index| {
+                            let second = (batch * PER_BATCH + index) as i64;
+                            json!({"device": format!("fridge-{device}"), "kind": "temperature",
+                                   "value": value, "at": start + second * 1000})
+                        })
+                        .collect();
+                    let (status, body) =
+                        daemon.post("/v1/sensors/readings", &json!({ "readings": readings }));
+                    assert_eq!(status, 201, "{body}");
+                    assert_eq!(body["stored"], PER_BATCH, "{body}");
+                }
+            });
+        }
+    });
+    for device in 0..DEVICES {
+        let (status, history) = daemon.get(&format!(
+            "/v1/sensors/devices/fridge-{device}/readings?from={start}&to={}",
+            now_ms()
+        ));
+        assert_eq!(status, 200, "{history}");
+        assert_eq!(history.as_array().unwrap().len(), BATCHES * PER_BATCH);
+    }
+    let open = alerts(&daemon, "");
+    let devices: Vec<&str> = open
+        .iter()
+        .map(|alert| alert["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(devices, [format!("fridge-{}", DEVICES - 1)], "{open:?}");
+    let (_, metrics) = daemon.get("/metrics");
+    let total = format!(
+        "linli_sensor_readings_total {}",
+        DEVICES * BATCHES * PER_BATCH
+    );
+    assert!(metrics.as_str().unwrap().contains(&total), "{metrics}");
+}

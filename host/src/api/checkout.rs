@@ -6,7 +6,7 @@ use crate::runtime::QuoteRequest;
 use crate::runtime::World;
 use crate::runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
 use crate::runtime::pipeline::{Refusal, Skipped, TrailEntry};
-use crate::store::catalogue;
+use crate::store::catalogue::{self, Stocked};
 use crate::store::sales::{self, Buyer, SoldAdjustment, SoldLine};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -96,7 +96,7 @@ async fn receipt(
     Number(sale): Number,
 ) -> Result<Json<sales::Receipt>, ApiError> {
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             let receipt = sales::receipt(conn, sale)?;
             receipt
                 .map(Json)
@@ -125,7 +125,7 @@ async fn quote(
     Body(basket): Body<Basket>,
 ) -> Result<Json<Quote>, ApiError> {
     state
-        .with_db(move |conn, state| Ok(Json(price(conn, state, &basket, now_ms())?)))
+        .read_db(move |conn, state| Ok(Json(price(conn, state, &basket, now_ms())?)))
         .await
 }
 
@@ -235,20 +235,21 @@ fn price(
     {
         return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
     }
+    let stock = state.stock.stock(conn)?;
     for (index, wanted) in basket.lines.iter().enumerate() {
         if wanted.qty == 0 {
             return Err(ApiError::Unprocessable(format!(
                 "lines[{index}].qty: must be at least 1"
             )));
         }
-        let sku = catalogue::sku(conn, &wanted.sku)?.ok_or_else(|| {
+        let Stocked { sku, batches } = stock.get(&wanted.sku).ok_or_else(|| {
             ApiError::NotFound(format!(
                 "lines[{index}].sku: {} is not in the catalogue",
                 wanted.sku
             ))
         })?;
-        let allocations = catalogue::allocate(conn, &sku.sku, wanted.qty, now, &mut consumed)?
-            .map_err(|available| {
+        let allocations =
+            catalogue::allocate(batches, wanted.qty, now, &mut consumed).map_err(|available| {
                 ApiError::Conflict(format!(
                     "lines[{index}]: {} wanted of SKU {}, only {available} in stock (unexpired)",
                     wanted.qty, sku.sku

@@ -155,7 +155,7 @@ async fn request(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiError> {
     state
-        .with_db(|conn, _| {
+        .read_db(|conn, _| {
             let mut statement = conn.prepare_cached(
                 "SELECT delivery, customer, emergency, requested_at, status, plan FROM delivery \
                  WHERE status = 'planned' ORDER BY emergency DESC, eta IS NULL, eta, requested_at",

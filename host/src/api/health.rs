@@ -29,7 +29,7 @@ struct Health {
 )]
 async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state
-        .with_db(|conn, _| {
+        .read_db(|conn, _| {
             conn.query_row("SELECT 1", [], |_| Ok(()))?;
             Ok(Json(Health { status: "ok" }))
         })

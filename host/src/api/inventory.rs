@@ -53,7 +53,7 @@ struct SkuDetail {
 )]
 async fn list_skus(State(state): State<AppState>) -> Result<Json<Vec<SkuStock>>, ApiError> {
     state
-        .with_db(|conn, _| {
+        .read_db(|conn, _| {
             let mut listed = Vec::new();
             for sku in catalogue::skus(conn)? {
                 let on_hand = catalogue::batches(conn, &sku.sku)?
@@ -83,7 +83,7 @@ async fn one_sku(
     Path(sku): Path<String>,
 ) -> Result<Json<SkuDetail>, ApiError> {
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             let found = catalogue::sku(conn, &sku)?
                 .ok_or_else(|| ApiError::NotFound(format!("SKU {sku}: not in the catalogue")))?;
             let batches = catalogue::batches(conn, &sku)?;
@@ -334,7 +334,7 @@ async fn expiring(
         )));
     }
     state
-        .with_db(move |conn, state| {
+        .read_db(move |conn, state| {
             let now = now_ms();
             let mut listed = Vec::new();
             for batch in catalogue::expiring(conn, now + i64::from(hours) * HOUR)? {
@@ -436,7 +436,7 @@ async fn slow_movers(
         )));
     }
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             let to = now_ms();
             let from = to - i64::from(days) * 24 * HOUR;
             let rows = reports::turnover_by_sku(conn, from, to)?;

@@ -77,7 +77,7 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
 )]
 async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let open_alerts = state
-        .with_db(|conn, _| Ok(crate::store::sensors::open_alert_count(conn)?))
+        .read_db(|conn, _| Ok(crate::store::sensors::open_alert_count(conn)?))
         .await?;
     let mut text = String::new();
     text.push_str("# HELP linli_http_requests_total HTTP requests served.\n");

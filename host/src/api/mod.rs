@@ -23,6 +23,7 @@ use crate::runtime::bindings::types::PolicyError;
 use crate::runtime::pipeline::{Pipeline, PipelineError};
 use crate::runtime::{AnswerOf, Call, World};
 use crate::sensors::ColdChain;
+use crate::store::{Db, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -32,14 +33,17 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store database. One connection: SQLite has one writer anyway, and requests
-    /// are short.
-    pub db: Arc<Mutex<Connection>>,
+    /// The store database: one write connection, pooled read connections.
+    pub db: Arc<Db>,
+    /// The stock as last read, while it is unchanged (quotes read it).
+    pub stock: Arc<crate::store::catalogue::StockCache>,
+    /// Sensor batches waiting for their group commit.
+    pub sensor_queue: Arc<sensors::IngestQueue>,
     pub pipelines: Arc<BTreeMap<World, Pipeline>>,
     /// Loads components into installs: bundle installs, upgrades, rollbacks.
     pub installer: Arc<Installer>,
@@ -84,22 +88,37 @@ impl AppState {
         Ok((answer, decided.install))
     }
 
-    /// Run blocking work with the database.
+    /// Run blocking work with the database's write connection (one request at a time).
     pub async fn with_db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
     {
+        self.blocking(move |state| work(&mut state.db.writer(), state))
+            .await
+    }
+
+    /// Run blocking work that only reads, in a read transaction of its own: it waits
+    /// for no write and no other read.
+    pub async fn read_db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.blocking(move |state| state.db.read(|conn| work(conn, state)))
+            .await
+    }
+
+    /// Run blocking work that takes the database its own way.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+    {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = state
-                .db
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut conn, &state)
-        })
-        .await
-        .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
+        tokio::task::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
     }
 }
 
@@ -177,6 +196,12 @@ pub enum ApiError {
 impl From<rusqlite::Error> for ApiError {
     fn from(err: rusqlite::Error) -> Self {
         ApiError::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Internal(err.to_string())
     }
 }
 

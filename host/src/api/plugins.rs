@@ -102,7 +102,7 @@ struct InstallView {
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, ApiError> {
     state
-        .with_db(|conn, state| {
+        .read_db(|conn, state| {
             let running = installs::running(conn)?;
             let views = World::ALL
                 .iter()
@@ -676,7 +676,7 @@ async fn versions(
     Path(install): Path<String>,
 ) -> Result<Json<Vec<VersionRow>>, ApiError> {
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             if !installs::exists(conn, &install)? {
                 return Err(ApiError::NotFound(format!(
                     "plugin install {install}: no such install"
@@ -812,7 +812,7 @@ async fn shadow_report(
     Path(install): Path<String>,
 ) -> Result<Json<ShadowReport>, ApiError> {
     state
-        .with_db(move |conn, state| Ok(Json(report(conn, state, &install)?)))
+        .read_db(move |conn, state| Ok(Json(report(conn, state, &install)?)))
         .await
 }
 

@@ -155,7 +155,7 @@ async fn open(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignView>>, ApiError> {
     state
-        .with_db(|conn, _| {
+        .read_db(|conn, _| {
             let ids: Vec<String> = conn
                 .prepare_cached(
                     "SELECT campaign FROM presale_campaign \
@@ -188,7 +188,7 @@ async fn show(
     Path(campaign): Path<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
-        .with_db(move |conn, _| Ok(Json(load(conn, &campaign)?)))
+        .read_db(move |conn, _| Ok(Json(load(conn, &campaign)?)))
         .await
 }
 

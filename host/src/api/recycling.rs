@@ -80,7 +80,7 @@ async fn account(
     Path(pseudonym): Path<String>,
 ) -> Result<Json<Account>, ApiError> {
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             Ok(Json(Account {
                 balance: points::balance(conn, &pseudonym)?,
                 entries: points::entries(conn, &pseudonym, 50)?,

@@ -97,7 +97,7 @@ struct Today {
 )]
 async fn today(State(state): State<AppState>) -> Result<Json<Today>, ApiError> {
     state
-        .with_db(|conn, state| {
+        .read_db(|conn, state| {
             let now = now_ms();
             let (day, from) = day_start(&state.sharing.time_zone, now)?;
             let sales = reports::sales(conn, from, now)?;

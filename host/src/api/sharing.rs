@@ -171,7 +171,7 @@ async fn build(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outboxed>>, ApiError> {
     state
-        .with_db(|conn, _| {
+        .read_db(|conn, _| {
             let mut statement = conn.prepare_cached(
                 "SELECT seq, at, acked, payload FROM outbox WHERE kind = ?1 ORDER BY seq DESC LIMIT 100",
             )?;

@@ -47,7 +47,7 @@ async fn trace_batch(
     Path(batch): Path<String>,
 ) -> Result<Json<Trace>, ApiError> {
     state
-        .with_db(move |conn, _| {
+        .read_db(move |conn, _| {
             let found = catalogue::batch(conn, &batch)?
                 .ok_or_else(|| ApiError::NotFound(format!("batch {batch}: no such batch")))?;
             let sold = sales::sales_of_batch(conn, &batch)?;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The daemon's settings. Every field has a default; a `--config` file replaces any of
 /// them, `--listen` and `--data-dir` override the file.
@@ -227,7 +227,9 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
     let state = AppState {
-        db: Arc::new(Mutex::new(conn)),
+        db: Arc::new(store::Db::new(conn).map_err(|err| err.to_string())?),
+        sensor_queue: Arc::default(),
+        stock: Arc::default(),
         pipelines: Arc::new(pipelines),
         installer: Arc::new(installer),
         token: Arc::from(token),
@@ -241,6 +243,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         }),
     };
     tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
+    tokio::spawn(checkpoints(state.db.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
@@ -394,20 +397,23 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
         if readings.is_empty() && prune_before.is_none() {
             continue;
         }
-        let done = state
-            .with_db(move |conn, state| {
-                if !readings.is_empty() {
-                    api::sensors::store_readings(conn, state, &readings)?;
+        let done = async {
+            if !readings.is_empty() {
+                state
+                    .blocking(move |state| api::sensors::store_readings(state, readings))
+                    .await?;
+            }
+            if let Some(before) = prune_before {
+                let deleted = state
+                    .with_db(move |conn, _| Ok(crate::store::sensors::prune(conn, before)?))
+                    .await?;
+                if deleted > 0 {
+                    tracing::info!(deleted, "sensor readings past retention deleted");
                 }
-                if let Some(before) = prune_before {
-                    let deleted = crate::store::sensors::prune(conn, before)?;
-                    if deleted > 0 {
-                        tracing::info!(deleted, "sensor readings past retention deleted");
-                    }
-                }
-                Ok(())
-            })
-            .await;
+            }
+            Ok::<(), api::ApiError>(())
+        }
+        .await;
         match done {
             Ok(()) => {
                 if prune_before.is_some() {
@@ -415,6 +421,21 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
                 }
             }
             Err(err) => tracing::warn!("sensor upkeep: {err}"),
+        }
+    }
+}
+
+/// Copy the database's log into its file every second, off the requests' path.
+async fn checkpoints(db: Arc<store::Db>) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("database checkpoint: {err}"),
+            Err(err) => tracing::warn!("database checkpoint task: {err}"),
         }
     }
 }

@@ -212,27 +212,43 @@ pub fn ingest(
     readings: &[IncomingReading],
     cold_chain: &ColdChain,
 ) -> rusqlite::Result<Ingested> {
-    let mut ordered: Vec<&IncomingReading> = readings.iter().collect();
-    ordered.sort_by(|a, b| (&a.device, a.at).cmp(&(&b.device, b.at)));
+    let mut ingested = ingest_many(conn, &[readings], cold_chain)?;
+    Ok(ingested.pop().unwrap_or_default())
+}
+
+/// Store several checked batches in one transaction, each as `ingest` would, in the
+/// order given; what each batch did. One commit (one sync of the log) for many
+/// batches is what lets devices that post at once be stored at the disk's pace.
+pub fn ingest_many(
+    conn: &mut Connection,
+    batches: &[&[IncomingReading]],
+    cold_chain: &ColdChain,
+) -> rusqlite::Result<Vec<Ingested>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut ingested = Ingested::default();
-    for incoming in ordered {
-        let reading = Reading {
-            device: incoming.device.clone(),
-            kind: incoming.kind.clone(),
-            value: incoming.value,
-            at: incoming.at,
-        };
-        table::insert(&tx, &reading)?;
-        ingested.stored += 1;
-        if reading.kind == "temperature"
-            && let Some(alert) = apply_rule(&tx, &reading, cold_chain.rule(&reading.device))?
-        {
-            ingested.alerts_raised.push(alert);
+    let mut done = Vec::with_capacity(batches.len());
+    for readings in batches {
+        let mut ordered: Vec<&IncomingReading> = readings.iter().collect();
+        ordered.sort_by(|a, b| (&a.device, a.at).cmp(&(&b.device, b.at)));
+        let mut ingested = Ingested::default();
+        for incoming in ordered {
+            let reading = Reading {
+                device: incoming.device.clone(),
+                kind: incoming.kind.clone(),
+                value: incoming.value,
+                at: incoming.at,
+            };
+            table::insert(&tx, &reading)?;
+            ingested.stored += 1;
+            if reading.kind == "temperature"
+                && let Some(alert) = apply_rule(&tx, &reading, cold_chain.rule(&reading.device))?
+            {
+                ingested.alerts_raised.push(alert);
+            }
         }
+        done.push(ingested);
     }
     tx.commit()?;
-    Ok(ingested)
+    Ok(done)
 }
 
 /// The cold-chain rule for one stored temperature reading: back in range ends an

@@ -18,6 +18,7 @@ pub mod trust;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The database file's name inside the data directory.
@@ -66,6 +67,117 @@ pub fn open_file(path: &Path) -> Result<Connection, StoreError> {
     .map_err(open_error)?;
     configure(&conn).map_err(open_error)?;
     migrate(&mut conn, &path)?;
+    Ok(conn)
+}
+
+/// The store database as the daemon shares it between requests: one connection for
+/// writes (SQLite has one writer at a time anyway) and a pool of read-only connections,
+/// so reads (quotes, lists, traces) neither wait for a write nor for each other (WAL).
+pub struct Db {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    /// Copies the log into the database file, off the write path (see `checkpoint`).
+    checkpointer: Mutex<Connection>,
+    /// Idle read connections; one is opened when none is idle, and kept afterwards.
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Db {
+    /// Share the database `writer` is open on (made current by `open`).
+    pub fn new(writer: Connection) -> Result<Self, StoreError> {
+        let path = writer
+            .path()
+            .map(PathBuf::from)
+            .filter(|path| !path.as_os_str().is_empty())
+            .ok_or_else(|| StoreError::Open {
+                path: PathBuf::from(":memory:"),
+                source: rusqlite::Error::InvalidPath("an in-memory database has no readers".into()),
+            })?;
+        // Copying the log into the database file (a checkpoint) is `checkpoint`'s job,
+        // every second on its own connection; a commit does it only once the log has
+        // grown to 4096 pages, so the log stays bounded while writes never stop.
+        // SQLite's default (every 1000 pages, at commit) took a third of a busy sensor
+        // ingest. A bigger page cache keeps a large batch's pages from spilling into
+        // the log before its commit.
+        let setup = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 4096)
+            .and_then(|_| writer.pragma_update(None, "cache_size", -8192))
+            .map_err(setup)?;
+        let checkpointer =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(setup)?;
+        configure(&checkpointer).map_err(setup)?;
+        Ok(Db {
+            path,
+            writer: Mutex::new(writer),
+            checkpointer: Mutex::new(checkpointer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The write connection, for as long as the guard lives.
+    pub fn writer(&self) -> MutexGuard<'_, Connection> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Copy what the log holds into the database file as far as no reader still needs
+    /// it (a passive checkpoint: it waits for no reader and no writer); when every
+    /// frame was copied, the log starts over from its beginning. The daemon calls this
+    /// every second.
+    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+        let conn = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    }
+
+    /// Run `work` in a read transaction on a pooled read-only connection: every query
+    /// of the work sees the same snapshot, and the file's read lock is taken once.
+    pub fn read<T, E>(&self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error> + From<StoreError>,
+    {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        let result = {
+            let tx = conn.transaction()?;
+            let result = work(&tx);
+            // Nothing was written: ending the transaction only releases the snapshot.
+            tx.rollback()?;
+            result
+        };
+        self.readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(conn);
+        result
+    }
+}
+
+/// A read-only connection to a database `open` has already made current.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(open_error)?;
+    configure(&conn).map_err(open_error)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(open_error)?;
     Ok(conn)
 }
 

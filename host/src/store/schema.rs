@@ -263,4 +263,22 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE points_ledger ADD COLUMN returned_count INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX points_ledger_at ON points_ledger (at);
     "#,
+    // 9: a version of the stock, bumped in the same transaction as any change to a SKU
+    // or a batch, so a copy of the stock kept in memory knows when it is stale.
+    r#"
+    CREATE TABLE stock_version (version INTEGER NOT NULL);
+    INSERT INTO stock_version VALUES (0);
+    CREATE TRIGGER sku_inserted AFTER INSERT ON sku
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    CREATE TRIGGER sku_updated AFTER UPDATE ON sku
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    CREATE TRIGGER sku_deleted AFTER DELETE ON sku
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    CREATE TRIGGER batch_inserted AFTER INSERT ON batch
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    CREATE TRIGGER batch_updated AFTER UPDATE ON batch
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    CREATE TRIGGER batch_deleted AFTER DELETE ON batch
+        BEGIN UPDATE stock_version SET version = version + 1; END;
+    "#,
 ];
