@@ -1,0 +1,658 @@
+//! `linli-bench`: the whole store host measured as a store runs it — the release
+//! `linli daemon` as a process, real HTTP over loopback, a real SQLite file — each
+//! figure next to a baseline measured in the same run:
+//!
+//! 1. checkout quotes (20-line baskets through every pricing install) under `wrk` at
+//!    32 connections, against the same server's `/healthz`;
+//! 2. sensor ingest over HTTP in batches of 500 (a batch counts once it is answered,
+//!    that is after its commit), against a bare rusqlite insert loop of the same rows
+//!    into a database of the same schema and settings;
+//! 3. cold start to a ready `/healthz` with the compiled-component cache warm, against
+//!    the same start with the cache removed;
+//! 4. resident memory after start and after the quote load.
+//!
+//! The batch trace on a year of sales is `cargo bench -p linli-host --bench store`.
+//! `scripts/bench` runs both and installs `wrk` when it is missing.
+
+use clap::Parser;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Measure the store host against baselines in one run")]
+struct Args {
+    /// The `linli` binary to measure (default: the one next to this benchmark).
+    #[arg(long)]
+    linli: Option<PathBuf>,
+    /// Seconds each `wrk` run and the sensor ingest last.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections of the quote load.
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    /// Daemon starts measured for each of warm and cold.
+    #[arg(long, default_value_t = 5)]
+    starts: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(err) = run(&args) {
+        eprintln!("linli-bench: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let linli = match &args.linli {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(|err| format!("cannot find this benchmark's binary: {err}"))?
+            .with_file_name("linli"),
+    };
+    if !linli.exists() {
+        return Err(format!(
+            "{}: no such binary; build it with `cargo build --release -p linli-host` or pass --linli",
+            linli.display()
+        ));
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return Err("wrk is not installed: `apt-get install wrk` (scripts/bench does)".into());
+    }
+    let work = tempfile::tempdir().map_err(|err| format!("temporary directory: {err}"))?;
+    let data_dir = work.path().join("data");
+    let mut table = Vec::new();
+
+    // The first start makes the database, seeds the demo store and compiles the five
+    // reference plugins into the cache; it is not measured.
+    Daemon::start(&linli, &data_dir)?.stop()?;
+    let cold = median_start(&linli, &data_dir, args.starts, true)?;
+    let warm = median_start(&linli, &data_dir, args.starts, false)?;
+    table.push(
+        Row::new("cold start to /healthz, cache warm", ms(warm)).against(
+            "cache cold",
+            ms(cold),
+            warm.as_secs_f64() / cold.as_secs_f64(),
+            "≤ 300 ms",
+            warm <= Duration::from_millis(300),
+        ),
+    );
+
+    let daemon = Daemon::start(&linli, &data_dir)?;
+    let started_rss = daemon.memory()?;
+    table.push(
+        Row::new("resident memory after start", mib(started_rss.rss))
+            .target("≤ 64 MiB", started_rss.rss <= 64 << 20),
+    );
+
+    let basket = basket(&daemon, 20)?;
+    let script = work.path().join("quote.lua");
+    std::fs::write(&script, wrk_post_script(&basket))
+        .map_err(|err| format!("{}: {err}", script.display()))?;
+    let health = wrk(&daemon.url("/healthz"), None, args)?;
+    let quote = wrk(&daemon.url("/v1/checkout/quote"), Some(&script), args)?;
+    if quote.errors > 0 {
+        return Err(format!(
+            "{} of the quote requests failed; the load is not a measure",
+            quote.errors
+        ));
+    }
+    let share = quote.requests_per_second / health.requests_per_second;
+    table.push(
+        Row::new(
+            "quote, 20 lines: requests/s",
+            format!("{:.0}", quote.requests_per_second),
+        )
+        .against(
+            "/healthz",
+            format!("{:.0}", health.requests_per_second),
+            share,
+            "≥ 40% of /healthz",
+            share >= 0.4,
+        ),
+    );
+    table.push(Row::new("quote, 20 lines: p50", ms(quote.p50)).against(
+        "/healthz",
+        ms(health.p50),
+        quote.p50.as_secs_f64() / health.p50.as_secs_f64(),
+        "",
+        true,
+    ));
+    table.push(Row::new("quote, 20 lines: p99", ms(quote.p99)).against(
+        "/healthz",
+        ms(health.p99),
+        quote.p99.as_secs_f64() / health.p99.as_secs_f64(),
+        "≤ 5 ms",
+        quote.p99 <= Duration::from_millis(5),
+    ));
+    let loaded_rss = daemon.memory()?;
+    table.push(
+        Row::new("resident memory after the quote load", mib(loaded_rss.rss))
+            .note(format!("peak {}", mib(loaded_rss.peak))),
+    );
+
+    let ingest = ingest_over_http(&daemon, Duration::from_secs(args.seconds))?;
+    daemon.stop()?;
+    let bare = bare_inserts(&work.path().join("bare"), ingest.readings)?;
+    let share = ingest.rate() / bare.rate();
+    table.push(
+        Row::new(
+            "sensor ingest, batches of 500: readings/s",
+            format!("{:.0}", ingest.rate()),
+        )
+        .against(
+            "bare rusqlite inserts",
+            format!("{:.0}", bare.rate()),
+            share,
+            "≥ 100k/s and ≥ 50% of bare",
+            ingest.rate() >= 100_000.0 && share >= 0.5,
+        ),
+    );
+
+    println!();
+    println!(
+        "linli-bench: {} s per load, {} connections, {} starts each",
+        args.seconds, args.connections, args.starts
+    );
+    println!();
+    println!("| measure | linli | baseline | baseline value | ratio | target | |");
+    println!("|---|---:|---|---:|---:|---|---|");
+    for row in &table {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// One line of the summary.
+struct Row {
+    measure: String,
+    value: String,
+    baseline: String,
+    baseline_value: String,
+    ratio: String,
+    target: String,
+    verdict: String,
+}
+
+impl Row {
+    fn new(measure: &str, value: String) -> Row {
+        Row {
+            measure: measure.into(),
+            value,
+            baseline: String::new(),
+            baseline_value: String::new(),
+            ratio: String::new(),
+            target: String::new(),
+            verdict: String::new(),
+        }
+    }
+
+    fn against(
+        mut self,
+        baseline: &str,
+        value: String,
+        ratio: f64,
+        target: &str,
+        met: bool,
+    ) -> Row {
+        self.baseline = baseline.into();
+        self.baseline_value = value;
+        self.ratio = format!("{ratio:.2}×");
+        self.target(target, met)
+    }
+
+    fn target(mut self, target: &str, met: bool) -> Row {
+        if !target.is_empty() {
+            self.target = target.into();
+            self.verdict = if met { "met" } else { "**missed**" }.into();
+        }
+        self
+    }
+
+    fn note(mut self, note: String) -> Row {
+        self.baseline = note;
+        self
+    }
+}
+
+impl std::fmt::Display for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            self.measure,
+            self.value,
+            self.baseline,
+            self.baseline_value,
+            self.ratio,
+            self.target,
+            self.verdict
+        )
+    }
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// A `linli daemon` process on a free loopback port.
+struct Daemon {
+    child: Child,
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Daemon {
+    /// Start the daemon and wait until `/healthz` answers; also the time that took.
+    fn start(linli: &Path, data_dir: &Path) -> Result<Daemon, String> {
+        Daemon::timed_start(linli, data_dir).map(|(daemon, _)| daemon)
+    }
+
+    fn timed_start(linli: &Path, data_dir: &Path) -> Result<(Daemon, Duration), String> {
+        let begun = Instant::now();
+        let mut child = Command::new(linli)
+            .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("{}: cannot start: {err}", linli.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("linli daemon listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err("the daemon exited before it listened".into());
+                }
+            }
+        };
+        // Keep reading stdout so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let token = std::fs::read_to_string(data_dir.join("admin-token"))
+            .map_err(|err| format!("admin token: {err}"))?
+            .trim()
+            .to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let daemon = Daemon {
+            child,
+            base,
+            token,
+            agent,
+        };
+        loop {
+            if let Ok(response) = daemon.agent.get(&daemon.url("/healthz")).call()
+                && response.status() == 200
+            {
+                return Ok((daemon, begun.elapsed()));
+            }
+            if begun.elapsed() > Duration::from_secs(60) {
+                return Err("/healthz did not answer within a minute of the start".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str) -> Result<serde_json::Value, String> {
+        self.agent
+            .get(&self.url(path))
+            .call()
+            .and_then(|mut response| response.body_mut().read_json())
+            .map_err(|err| format!("GET {path}: {err}"))
+    }
+
+    /// Resident set now, and its peak, from `/proc`.
+    fn memory(&self) -> Result<Memory, String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .map_err(|err| format!("/proc status of the daemon: {err}"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .map(|kib| kib * 1024)
+                .ok_or_else(|| format!("/proc status of the daemon has no {name}"))
+        };
+        Ok(Memory {
+            rss: field("VmRSS:")?,
+            peak: field("VmHWM:")?,
+        })
+    }
+
+    /// SIGTERM, and wait for the drain to finish.
+    fn stop(mut self) -> Result<(), String> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|err| format!("kill: {err}"))?;
+        self.child
+            .wait()
+            .map_err(|err| format!("waiting for the daemon: {err}"))?;
+        Ok(())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Memory {
+    rss: u64,
+    peak: u64,
+}
+
+/// The median time of `starts` daemon starts on an existing data directory, with the
+/// compiled-component cache removed before each (`cold`) or kept.
+fn median_start(
+    linli: &Path,
+    data_dir: &Path,
+    starts: usize,
+    cold: bool,
+) -> Result<Duration, String> {
+    let mut times = Vec::new();
+    for _ in 0..starts.max(1) {
+        if cold {
+            let cache = data_dir.join("cache");
+            if cache.exists() {
+                std::fs::remove_dir_all(&cache)
+                    .map_err(|err| format!("{}: {err}", cache.display()))?;
+            }
+        }
+        let (daemon, took) = Daemon::timed_start(linli, data_dir)?;
+        daemon.stop()?;
+        times.push(took);
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// A basket of `lines` different SKUs with stock, one unit each, from a member.
+fn basket(daemon: &Daemon, lines: usize) -> Result<serde_json::Value, String> {
+    let skus = daemon.get("/v1/inventory/skus")?;
+    let chosen: Vec<serde_json::Value> = skus
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|sku| sku["on_hand"].as_u64().unwrap_or(0) >= 1)
+        .take(lines)
+        .map(|sku| serde_json::json!({ "sku": sku["sku"], "qty": 1 }))
+        .collect();
+    if chosen.len() < lines {
+        return Err(format!(
+            "the demo store has {} SKUs in stock; the basket needs {lines}",
+            chosen.len()
+        ));
+    }
+    Ok(serde_json::json!({
+        "lines": chosen,
+        "customer": { "pseudonym": "bench-1", "elderly_or_disabled": false, "tier": "Silver" },
+    }))
+}
+
+fn wrk_post_script(body: &serde_json::Value) -> String {
+    format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.body = [==[{body}]==]\n"
+    )
+}
+
+/// What one `wrk` run measured.
+struct Load {
+    requests_per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    /// Non-2xx answers and socket errors.
+    errors: u64,
+}
+
+fn wrk(url: &str, script: Option<&Path>, args: &Args) -> Result<Load, String> {
+    let mut command = Command::new("wrk");
+    command
+        .arg("--threads=2")
+        .arg(format!("--connections={}", args.connections))
+        .arg(format!("--duration={}s", args.seconds))
+        .arg("--latency");
+    if let Some(script) = script {
+        command.arg("--script").arg(script);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .map_err(|err| format!("wrk: {err}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("wrk {url} failed: {text}"));
+    }
+    parse_wrk(&text).ok_or_else(|| format!("wrk {url}: cannot read its report:\n{text}"))
+}
+
+/// Read `wrk --latency`'s report: requests/s, the 50% and 99% latencies, errors.
+fn parse_wrk(text: &str) -> Option<Load> {
+    let value_after = |prefix: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
+    };
+    let requests_per_second = value_after("Requests/sec:")?.parse().ok()?;
+    let p50 = parse_latency(value_after("50%")?)?;
+    let p99 = parse_latency(value_after("99%")?)?;
+    let non_2xx: u64 = value_after("Non-2xx or 3xx responses:")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    let socket_errors: u64 = value_after("Socket errors:")
+        .map(|errors| {
+            errors
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Some(Load {
+        requests_per_second,
+        p50,
+        p99,
+        errors: non_2xx + socket_errors,
+    })
+}
+
+/// `wrk`'s latencies: `708.00us`, `17.12ms`, `1.20s`.
+fn parse_latency(text: &str) -> Option<Duration> {
+    let (number, scale) = if let Some(number) = text.strip_suffix("us") {
+        (number, 1e-6)
+    } else if let Some(number) = text.strip_suffix("ms") {
+        (number, 1e-3)
+    } else if let Some(number) = text.strip_suffix('m') {
+        (number, 60.0)
+    } else {
+        (text.strip_suffix('s')?, 1.0)
+    };
+    let seconds = number.parse::<f64>().ok()? * scale;
+    Some(Duration::from_secs_f64(seconds))
+}
+
+/// Readings stored and the time it took.
+struct Ingest {
+    readings: u64,
+    took: Duration,
+}
+
+impl Ingest {
+    fn rate(&self) -> f64 {
+        self.readings as f64 / self.took.as_secs_f64()
+    }
+}
+
+const BATCH: usize = 500;
+const DEVICES: usize = 40;
+
+/// Reading `index` of the run: forty devices of the three kinds, in range, a second
+/// apart per device, ending before `end`.
+fn reading(index: u64, end: i64) -> (String, &'static str, f64, i64) {
+    let device = (index % DEVICES as u64) as usize;
+    let (kind, value) = match device % 3 {
+        0 => ("temperature", 4.0 + (index % 7) as f64 * 0.1),
+        1 => ("humidity", 55.0 + (index % 11) as f64),
+        _ => ("shelf-weight", 1200.0 + (index % 13) as f64),
+    };
+    let at = end - 86_400_000 + (index / DEVICES as u64) as i64 * 1_000;
+    (format!("bench-{device:02}"), kind, value, at)
+}
+
+/// Post batches of 500 readings from four clients for `duration`; a batch counts once
+/// the daemon answered 201 (after its commit).
+fn ingest_over_http(daemon: &Daemon, duration: Duration) -> Result<Ingest, String> {
+    const CLIENTS: u64 = 4;
+    let end = now_ms();
+    let url = daemon.url("/v1/sensors/readings");
+    let authorization = format!("Bearer {}", daemon.token);
+    let begun = Instant::now();
+    let stored = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let (url, authorization, agent) = (&url, &authorization, daemon.agent.clone());
+                scope.spawn(move || -> Result<u64, String> {
+                    let mut stored = 0u64;
+                    let mut next = client * BATCH as u64;
+                    while begun.elapsed() < duration {
+                        let readings: Vec<serde_json::Value> = (next..next + BATCH as u64)
+                            .map(|index| {
+                                let (device, kind, value, at) = reading(index, end);
+                                serde_json::json!({"device": device, "kind": kind, "value": value, "at": at})
+                            })
+                            .collect();
+                        next += CLIENTS * BATCH as u64;
+                        let response = agent
+                            .post(url)
+                            .header("authorization", authorization)
+                            .send_json(serde_json::json!({ "readings": readings }))
+                            .map_err(|err| format!("POST /v1/sensors/readings: {err}"))?;
+                        if response.status() != 201 {
+                            return Err(format!(
+                                "POST /v1/sensors/readings answered {}",
+                                response.status()
+                            ));
+                        }
+                        stored += BATCH as u64;
+                    }
+                    Ok(stored)
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("an ingest client panicked"))
+            .sum::<Result<u64, String>>()
+    })?;
+    Ok(Ingest {
+        readings: stored,
+        took: begun.elapsed(),
+    })
+}
+
+/// The baseline: the same number of rows inserted by a bare rusqlite loop, 500 to a
+/// transaction, into a store database of the same schema and settings.
+fn bare_inserts(dir: &Path, readings: u64) -> Result<Ingest, String> {
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let mut conn = linli_host::store::open(dir).map_err(|err| err.to_string())?;
+    let end = now_ms();
+    let begun = Instant::now();
+    let mut index = 0u64;
+    while index < readings {
+        let tx = conn.transaction().map_err(|err| err.to_string())?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO sensor_reading (device, kind, value, at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|err| err.to_string())?;
+            for _ in 0..BATCH {
+                let (device, kind, value, at) = reading(index, end);
+                insert
+                    .execute(rusqlite::params![device, kind, value, at])
+                    .map_err(|err| err.to_string())?;
+                index += 1;
+            }
+        }
+        tx.commit().map_err(|err| err.to_string())?;
+    }
+    Ok(Ingest {
+        readings: index,
+        took: begun.elapsed(),
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_reports() {
+        let report = "Running 5s test @ http://127.0.0.1:7901/v1/checkout/quote
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    17.04ms   11.03ms 126.68ms   67.62%
+  Latency Distribution
+     50%  708.00us
+     75%    1.00ms
+     90%    1.26ms
+     99%    1.20s
+  9788 requests in 5.01s, 31.35MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:   1955.46
+Transfer/sec:      6.26MB
+";
+        let load = parse_wrk(report).unwrap();
+        assert_eq!(load.requests_per_second, 1955.46);
+        assert_eq!(load.p50, Duration::from_micros(708));
+        assert_eq!(load.p99, Duration::from_millis(1200));
+        assert_eq!(load.errors, 9);
+        assert!(parse_wrk("wrk: connection refused").is_none());
+    }
+
+    #[test]
+    fn readings_are_in_range_and_in_the_past() {
+        let end = 1_790_000_000_000;
+        for index in 0..1_000 {
+            let (device, kind, value, at) = reading(index, end);
+            assert!(device.starts_with("bench-"));
+            assert!(at < end, "{at}");
+            if kind == "temperature" {
+                assert!((0.0..=8.0).contains(&value), "{value}");
+            }
+        }
+    }
+}
