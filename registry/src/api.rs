@@ -1,6 +1,7 @@
 //! The registry's HTTP API (`/v1`): search and list plugins, versions with their yanked
 //! flag, bundle downloads; publish, yank and unyank by a member's signed request; the
-//! index and members a mirror pulls.
+//! index and members a mirror pulls; the events alliance stores push, and the
+//! operator's view of the stores.
 
 use crate::db::{self, Member, Version};
 use axum::body::Bytes;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/index", get(index))
         .route("/v1/members", get(members))
+        .route("/v1/alliance/events", post(receive_events))
+        .route("/v1/alliance/stores", get(alliance_stores))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES))
         .with_state(state)
@@ -243,14 +246,13 @@ async fn download(
         .into_response())
 }
 
-/// Who sent a signed request: the member the key speaks for.
-fn authenticate(
-    conn: &Connection,
+/// The key that signed a request, checked against the request and the clock.
+fn signer(
     headers: &HeaderMap,
     method: &Method,
     uri: &Uri,
     body: &[u8],
-) -> Result<(String, PublicKey), ApiError> {
+) -> Result<PublicKey, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -259,8 +261,19 @@ fn authenticate(
                 "authorization: missing; sign the request with a member key (`linli plugin publish --key`)".into(),
             )
         })?;
-    let key = verify_request(header, method.as_str(), uri.path(), body, now_ms())
-        .map_err(|err| ApiError::Unauthorized(err.to_string()))?;
+    verify_request(header, method.as_str(), uri.path(), body, now_ms())
+        .map_err(|err| ApiError::Unauthorized(err.to_string()))
+}
+
+/// Who sent a signed request: the member the key speaks for.
+fn authenticate(
+    conn: &Connection,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(String, PublicKey), ApiError> {
+    let key = signer(headers, method, uri, body)?;
     let member = db::member_of_key(conn, &key.to_hex())?.ok_or_else(|| {
         ApiError::Forbidden(format!(
             "key {} is not a member key of this registry; ask the operator to add it (`linli-registry member add`)",
@@ -457,4 +470,75 @@ async fn index(State(state): State<AppState>) -> Result<Json<Index>, ApiError> {
 
 async fn members(State(state): State<AppState>) -> Result<Json<Vec<Member>>, ApiError> {
     state.with_db(|conn, _| Ok(Json(db::members(conn)?))).await
+}
+
+/// The most events one push carries.
+const MAX_EVENTS: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Push {
+    store: String,
+    events: Vec<db::Event>,
+}
+
+#[derive(Serialize)]
+struct Acked {
+    /// Every event 1..=acked of the store is kept.
+    acked: i64,
+}
+
+/// A store pushes the events it shares, signed with its key (`linli-registry store
+/// add`). Each (store, seq) is kept once, so a resent batch, or a replayed request
+/// within the five minutes its signature is valid, stores nothing twice and gets the
+/// same acknowledgement: the highest seq below which no event is missing.
+async fn receive_events(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Acked>, ApiError> {
+    read_only(&state)?;
+    state
+        .with_db(move |conn, _| {
+            let key = signer(&headers, &method, &uri, &body)?;
+            let store = db::store_of_key(conn, &key.to_hex())?.ok_or_else(|| {
+                ApiError::Unauthorized(format!(
+                    "key {} is no store's key here; ask the alliance operator to register it (`linli-registry store add`)",
+                    key.id()
+                ))
+            })?;
+            let push: Push = serde_json::from_slice(&body)
+                .map_err(|err| ApiError::Unprocessable(format!("body: {err}")))?;
+            if push.store != store {
+                return Err(ApiError::Forbidden(format!(
+                    "the batch is for store {}, but key {} is store {store}'s",
+                    push.store,
+                    key.id()
+                )));
+            }
+            if push.events.len() > MAX_EVENTS {
+                return Err(ApiError::Unprocessable(format!(
+                    "events: {} in one push; send at most {MAX_EVENTS}",
+                    push.events.len()
+                )));
+            }
+            if let Some(bad) = push.events.iter().find(|event| event.seq < 1) {
+                return Err(ApiError::Unprocessable(format!(
+                    "events: seq {}: sequence numbers start at 1",
+                    bad.seq
+                )));
+            }
+            let acked = db::receive_events(conn, &store, &push.events, now_ms())?;
+            Ok(Json(Acked { acked }))
+        })
+        .await
+}
+
+/// The operator's view: every store, how far its events arrived, when it last pushed.
+async fn alliance_stores(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<db::AllianceStore>>, ApiError> {
+    state.with_db(|conn, _| Ok(Json(db::stores(conn)?))).await
 }

@@ -1,13 +1,16 @@
-//! The registry's database: members and their keys and namespaces, published versions.
-//! Bundles themselves live in the blob directory, named by their SHA-256.
+//! The registry's database: members and their keys and namespaces, published versions;
+//! alliance stores and the events they push. Bundles themselves live in the blob
+//! directory, named by their SHA-256.
 
+use linli_sdk::bundle::PublicKey;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const DB_FILE: &str = "registry.db";
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE member (
         member   TEXT PRIMARY KEY,
         added_at INTEGER NOT NULL
@@ -41,7 +44,29 @@ const MIGRATIONS: &[&str] = &[r#"
         PRIMARY KEY (namespace, name, version)
     );
     CREATE INDEX version_name ON version (name);
-"#];
+"#,
+    r#"
+    -- Stores of the alliance: the key that signs their pushes, how far their events
+    -- arrived without a gap, and when they last pushed.
+    CREATE TABLE alliance_store (
+        name      TEXT PRIMARY KEY,
+        key       TEXT NOT NULL UNIQUE,
+        added_at  INTEGER NOT NULL,
+        acked     INTEGER NOT NULL DEFAULT 0,
+        pushed_at INTEGER
+    );
+    -- Each (store, seq) is kept once, whoever sends it how often.
+    CREATE TABLE alliance_event (
+        store       TEXT NOT NULL REFERENCES alliance_store(name),
+        seq         INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        payload     TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (store, seq)
+    ) WITHOUT ROWID;
+"#,
+];
 
 pub fn open(data_dir: &Path) -> Result<Connection, String> {
     let path = data_dir.join(DB_FILE);
@@ -315,4 +340,197 @@ pub fn set_yanked(
         params![namespace, name, version, yanked],
     )?;
     Ok(changed == 1)
+}
+
+/// A store of the alliance, as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllianceStore {
+    pub name: String,
+    /// The id of the key that signs its pushes.
+    pub key_id: String,
+    /// Every event 1..=acked of the store is here.
+    pub acked: i64,
+    /// Events received, counted once each.
+    pub events: i64,
+    /// When it last pushed events, unix ms; none before its first push.
+    pub pushed_at: Option<i64>,
+}
+
+/// Register a store's key. Registering the same store with the same key again changes
+/// nothing; another key for a known store, or a key another store has, is refused.
+pub fn add_store(conn: &Connection, name: &str, key: &PublicKey, at: i64) -> Result<(), String> {
+    let known: Option<String> = conn
+        .query_row(
+            "SELECT key FROM alliance_store WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|err| err.to_string())?;
+    match known {
+        Some(known) if known == key.to_hex() => return Ok(()),
+        Some(_) => {
+            return Err(format!(
+                "store {name} is registered with another key; a store has one key"
+            ));
+        }
+        None => {}
+    }
+    if let Some(other) = store_of_key(conn, &key.to_hex()).map_err(|err| err.to_string())? {
+        return Err(format!("key {} is store {other}'s", key.id()));
+    }
+    conn.execute(
+        "INSERT INTO alliance_store (name, key, added_at) VALUES (?1, ?2, ?3)",
+        params![name, key.to_hex(), at],
+    )
+    .map_err(|err| err.to_string())?;
+    Ok(())
+}
+
+/// The store a key signs for.
+pub fn store_of_key(conn: &Connection, public_key: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT name FROM alliance_store WHERE key = ?1")?
+        .query_row([public_key], |row| row.get(0))
+        .optional()
+}
+
+pub fn stores(conn: &Connection) -> rusqlite::Result<Vec<AllianceStore>> {
+    conn.prepare_cached(
+        "SELECT name, key, acked, pushed_at, \
+         (SELECT COUNT(*) FROM alliance_event WHERE alliance_event.store = alliance_store.name) \
+         FROM alliance_store ORDER BY name",
+    )?
+    .query_map([], |row| {
+        let key: String = row.get(1)?;
+        Ok(AllianceStore {
+            name: row.get(0)?,
+            key_id: PublicKey::from_hex(&key).map(|key| key.id()).unwrap_or(key),
+            acked: row.get(2)?,
+            pushed_at: row.get(3)?,
+            events: row.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// One event a store shares, as it pushes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// The store's sequence number, from 1, never reused.
+    pub seq: i64,
+    pub kind: String,
+    /// When the store recorded it, unix ms.
+    pub at: i64,
+    pub payload: serde_json::Value,
+}
+
+/// Keep a store's events, each (store, seq) once, in one transaction, and advance the
+/// store's acknowledgement to the highest seq with no gap below it.
+pub fn receive_events(
+    conn: &mut Connection,
+    store: &str,
+    events: &[Event],
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO alliance_event (store, seq, kind, at, payload, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (store, seq) DO NOTHING",
+        )?;
+        for event in events {
+            insert.execute(params![
+                store,
+                event.seq,
+                event.kind,
+                event.at,
+                event.payload.to_string(),
+                now
+            ])?;
+        }
+    }
+    let mut acked: i64 = tx.query_row(
+        "SELECT acked FROM alliance_store WHERE name = ?1",
+        [store],
+        |row| row.get(0),
+    )?;
+    {
+        let mut after = tx.prepare_cached(
+            "SELECT seq FROM alliance_event WHERE store = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let seqs = after.query_map(params![store, acked], |row| row.get::<_, i64>(0))?;
+        for seq in seqs {
+            let seq = seq?;
+            if seq != acked + 1 {
+                break;
+            }
+            acked = seq;
+        }
+    }
+    tx.execute(
+        "UPDATE alliance_store SET acked = ?2, pushed_at = ?3 WHERE name = ?1",
+        params![store, acked, now],
+    )?;
+    tx.commit()?;
+    Ok(acked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64) -> Event {
+        Event {
+            seq,
+            kind: "sharing-report".into(),
+            at: seq,
+            payload: serde_json::json!({"seq": seq}),
+        }
+    }
+
+    #[test]
+    fn events_are_kept_once_and_acknowledged_up_to_the_first_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(dir.path()).unwrap();
+        let key = linli_sdk::bundle::SecretKey::generate().unwrap().public();
+        add_store(&conn, "corner", &key, 0).unwrap();
+        assert_eq!(
+            receive_events(&mut conn, "corner", &[event(1), event(2)], 1).unwrap(),
+            2
+        );
+        // 4 waits for 3; a resent 2 changes nothing.
+        assert_eq!(
+            receive_events(&mut conn, "corner", &[event(2), event(4)], 2).unwrap(),
+            2
+        );
+        assert_eq!(
+            receive_events(&mut conn, "corner", &[event(3)], 3).unwrap(),
+            4
+        );
+        let stores = stores(&conn).unwrap();
+        assert_eq!(stores[0].acked, 4);
+        assert_eq!(stores[0].events, 4);
+        assert_eq!(stores[0].pushed_at, Some(3));
+    }
+
+    #[test]
+    fn a_store_has_one_key_and_a_key_one_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path()).unwrap();
+        let first = linli_sdk::bundle::SecretKey::generate().unwrap().public();
+        let second = linli_sdk::bundle::SecretKey::generate().unwrap().public();
+        add_store(&conn, "corner", &first, 0).unwrap();
+        add_store(&conn, "corner", &first, 1).unwrap();
+        assert!(
+            add_store(&conn, "corner", &second, 2)
+                .unwrap_err()
+                .contains("another key")
+        );
+        assert!(
+            add_store(&conn, "market", &first, 3)
+                .unwrap_err()
+                .contains("corner")
+        );
+    }
 }

@@ -1,6 +1,6 @@
-//! linli-registry: the alliance's plugin registry. Members publish signed bundles under
-//! their namespaces; stores search, list versions and download; a registry can mirror
-//! another (federation between alliances).
+//! linli-registry: the alliance's server. Members publish signed bundles under their
+//! namespaces; stores search, list versions and download, and push the events they
+//! share; a registry can mirror another (federation between alliances).
 
 mod api;
 mod db;
@@ -36,6 +36,9 @@ enum Command {
     /// Alliance members: who may publish under which namespace.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Alliance stores: whose signed pushes of shared events the server takes.
+    #[command(subcommand)]
+    Store(StoreCommand),
 }
 
 #[derive(Args)]
@@ -84,6 +87,25 @@ struct MemberAddArgs {
     data: DataArgs,
 }
 
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Register a store and the key its daemon signs pushes with.
+    Add(StoreAddArgs),
+    /// The stores, with how far their events arrived.
+    List(DataArgs),
+}
+
+#[derive(Args)]
+struct StoreAddArgs {
+    /// The store's name, as its daemon's `[alliance] store` setting says it.
+    name: String,
+    /// The store's public key (the `.pub` file of the key in its `[alliance] key`).
+    #[arg(long = "key", value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
@@ -91,6 +113,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => ("serve", serve(args)),
         Command::Member(MemberCommand::Add(args)) => ("member add", member_add(args)),
         Command::Member(MemberCommand::List(args)) => ("member list", member_list(args)),
+        Command::Store(StoreCommand::Add(args)) => ("store add", store_add(args)),
+        Command::Store(StoreCommand::List(args)) => ("store list", store_list(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -174,6 +198,33 @@ fn member_list(args: DataArgs) -> Result<(), String> {
     println!(
         "{}",
         serde_json::to_string_pretty(&members).expect("JSON prints")
+    );
+    Ok(())
+}
+
+fn store_add(args: StoreAddArgs) -> Result<(), String> {
+    let name = args.name.trim();
+    if name.is_empty() {
+        return Err("the store needs a name".into());
+    }
+    let (key, _) = PublicKey::read(&args.key).map_err(|err| err.to_string())?;
+    let conn = open(&args.data)?;
+    db::add_store(&conn, name, &key, jiff::Timestamp::now().as_millisecond())?;
+    let stores = db::stores(&conn).map_err(|err| err.to_string())?;
+    let store = stores
+        .iter()
+        .find(|store| store.name == name)
+        .expect("the store just added");
+    println!("{}", serde_json::to_string(store).expect("JSON prints"));
+    Ok(())
+}
+
+fn store_list(args: DataArgs) -> Result<(), String> {
+    let conn = open(&args)?;
+    let stores = db::stores(&conn).map_err(|err| err.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&stores).expect("JSON prints")
     );
     Ok(())
 }
