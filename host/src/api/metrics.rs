@@ -1,5 +1,6 @@
 //! `/metrics`: Prometheus text — requests and their latencies per route, and per plugin
-//! install its calls, failures, fuel and breaker state.
+//! install its calls, failures, fuel and breaker state; sensor readings, open alerts,
+//! outbox events waiting for the alliance.
 
 use super::{ApiError, AppState};
 use crate::runtime::World;
@@ -63,7 +64,8 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// Prometheus metrics: requests by route, plugin installs, sensor readings, open alerts.
+/// Prometheus metrics: requests by route, plugin installs, sensor readings, open alerts,
+/// outbox events waiting for the alliance.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -76,8 +78,13 @@ pub async fn count(State(state): State<AppState>, request: Request, next: Next) 
     ))
 )]
 async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let open_alerts = state
-        .read_db(|conn, _| Ok(crate::store::sensors::open_alert_count(conn)?))
+    let (open_alerts, outbox_pending) = state
+        .read_db(|conn, _| {
+            Ok((
+                crate::store::sensors::open_alert_count(conn)?,
+                crate::store::outbox::pending_count(conn)?,
+            ))
+        })
         .await?;
     let mut text = String::new();
     text.push_str("# HELP linli_http_requests_total HTTP requests served.\n");
@@ -177,6 +184,12 @@ async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         "# HELP linli_cold_chain_alerts_open Cold-chain alerts nobody acknowledged yet.\n\
          # TYPE linli_cold_chain_alerts_open gauge\n\
          linli_cold_chain_alerts_open {open_alerts}"
+    );
+    let _ = writeln!(
+        text,
+        "# HELP linli_outbox_pending Events for the alliance not acknowledged yet.\n\
+         # TYPE linli_outbox_pending gauge\n\
+         linli_outbox_pending {outbox_pending}"
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

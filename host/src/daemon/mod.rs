@@ -49,6 +49,35 @@ pub struct DaemonConfig {
     pub plugins: PluginsConfig,
     /// The KPI targets the dashboard measures against.
     pub reports: ReportsConfig,
+    /// Sync with the alliance server.
+    pub alliance: AllianceConfig,
+}
+
+/// Sync with the alliance: where the outbox goes, as which store.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AllianceConfig {
+    /// The alliance server (`linli-registry serve`), e.g. "http://127.0.0.1:7979".
+    /// None: sync is off and events wait in the outbox.
+    pub server: Option<String>,
+    /// The store's secret key file (`linli key new`); the alliance operator registers
+    /// its `.pub` with `linli-registry store add`.
+    pub key: Option<PathBuf>,
+    /// The store's name at the alliance.
+    pub store: Option<String>,
+    /// How often the outbox is pushed while the server answers.
+    pub push_interval_ms: u64,
+}
+
+impl Default for AllianceConfig {
+    fn default() -> Self {
+        AllianceConfig {
+            server: None,
+            key: None,
+            store: None,
+            push_interval_ms: 5000,
+        }
+    }
 }
 
 /// Settings of plugin installs from bundles.
@@ -122,6 +151,7 @@ impl Default for DaemonConfig {
             sharing: SharingConfig::default(),
             plugins: PluginsConfig::default(),
             reports: ReportsConfig::default(),
+            alliance: AllianceConfig::default(),
         }
     }
 }
@@ -167,6 +197,25 @@ impl DaemonConfig {
         {
             return Err(format!(
                 "reports.packaging-return-target = {target}: a positive share, e.g. 0.8"
+            ));
+        }
+        if self.alliance.server.is_some() {
+            if self.alliance.key.is_none() {
+                return Err("alliance.key: needed when alliance.server is set: the store's secret key file (`linli key new`)".into());
+            }
+            if self
+                .alliance
+                .store
+                .as_deref()
+                .is_none_or(|store| store.trim().is_empty())
+            {
+                return Err("alliance.store: needed when alliance.server is set: the store's name at the alliance (`linli-registry store add NAME`)".into());
+            }
+        }
+        if self.alliance.push_interval_ms < 100 {
+            return Err(format!(
+                "alliance.push-interval-ms = {}: at least 100",
+                self.alliance.push_interval_ms
             ));
         }
         Grants::parse(&self.plugins.grantable)
@@ -223,6 +272,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     })
     .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
     let kv_conn = store::open(&config.data_dir).map_err(|err| err.to_string())?;
+    let link = crate::sync::Link::new(&config.alliance)?;
     let installer = Installer::new(runtime, kv_conn, config.limits, config.time_zone()?);
     let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
@@ -244,6 +294,9 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     };
     tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
     tokio::spawn(checkpoints(state.db.clone()));
+    if let Some(link) = link {
+        tokio::spawn(crate::sync::push_outbox(state.clone(), link));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
@@ -488,6 +541,7 @@ mod tests {
         assert_eq!(config.sharing, default.sharing);
         assert_eq!(config.plugins, default.plugins);
         assert_eq!(config.reports, default.reports);
+        assert_eq!(config.alliance, default.alliance);
         config.check().unwrap();
     }
 

@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod installs;
 pub mod kv;
+pub mod outbox;
 pub mod points;
 pub mod readers;
 pub mod reports;

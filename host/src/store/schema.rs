@@ -281,4 +281,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER batch_deleted AFTER DELETE ON batch
         BEGIN UPDATE stock_version SET version = version + 1; END;
     "#,
+    // 10: the outbox rows sync has yet to send, found without reading the acknowledged
+    // ones. (`seq` is AUTOINCREMENT: never reused, so it is the store's sequence number
+    // for the alliance as it is.)
+    r#"
+    CREATE INDEX outbox_pending ON outbox (seq) WHERE acked = 0;
+    "#,
 ];
