@@ -204,9 +204,14 @@ pub struct Registry {
 impl Registry {
     /// Serve the registry data in `data_dir`, with more arguments (`--mirror URL`).
     pub fn start(data_dir: &Path, args: &[&str]) -> Registry {
+        Registry::start_on("127.0.0.1:0", data_dir, args)
+    }
+
+    /// Serve on `listen` (a port chosen before, so a restart comes back at the same URL).
+    pub fn start_on(listen: &str, data_dir: &Path, args: &[&str]) -> Registry {
         let mut command = Command::new(linli_registry());
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(args);
         let (child, url, _) = spawn_server(command, "linli-registry listening on ");
@@ -390,6 +395,16 @@ fn json_answer(
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, body)
+}
+
+/// A loopback port free right now, for a server that has to come back at the same
+/// address after a restart.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The current time in unix milliseconds, as the daemon reads it.
