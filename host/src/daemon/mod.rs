@@ -294,6 +294,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     };
     tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
     tokio::spawn(checkpoints(state.db.clone()));
+    tokio::spawn(daily_sales(state.clone()));
     if let Some(link) = link {
         tokio::spawn(crate::sync::push_outbox(state.clone(), link));
     }
@@ -474,6 +475,26 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
                 }
             }
             Err(err) => tracing::warn!("sensor upkeep: {err}"),
+        }
+    }
+}
+
+/// Once a minute, queue the sales of each store day that ended for the alliance.
+async fn daily_sales(state: AppState) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let queued = state
+            .with_db(|conn, state| {
+                store::outbox::queue_daily_sales(conn, &state.sharing.time_zone, api::now_ms())
+                    .map_err(api::ApiError::Internal)
+            })
+            .await;
+        match queued {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(days, "daily sales queued for the alliance"),
+            Err(err) => tracing::warn!("daily sales: {err}"),
         }
     }
 }
