@@ -567,6 +567,38 @@ mod tests {
     }
 
     #[test]
+    fn alliance_sync_needs_a_key_and_a_store_name() {
+        for (text, setting) in [
+            (
+                "[alliance]\nserver = \"http://127.0.0.1:7979\"\nstore = \"corner\"\n",
+                "alliance.key",
+            ),
+            (
+                "[alliance]\nserver = \"http://127.0.0.1:7979\"\nkey = \"corner.key\"\n",
+                "alliance.store",
+            ),
+            (
+                "[alliance]\npush-interval-ms = 10\n",
+                "alliance.push-interval-ms",
+            ),
+        ] {
+            let config: DaemonConfig = toml::from_str(text).unwrap();
+            let err = config.check().unwrap_err();
+            assert!(err.starts_with(setting), "{err}");
+        }
+        let config: DaemonConfig = toml::from_str(
+            "[alliance]\nserver = \"http://127.0.0.1:7979\"\nkey = \"corner.key\"\nstore = \"corner\"\n",
+        )
+        .unwrap();
+        config.check().unwrap();
+        let err = crate::sync::Link::new(&config.alliance).err().unwrap();
+        assert!(
+            err.starts_with("alliance.key:") && err.contains("corner.key: cannot read"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn kpi_targets_that_cannot_work_are_refused_naming_the_setting() {
         for (text, setting) in [
             (
