@@ -121,14 +121,14 @@ pub fn store_readings(
 ) -> Result<Ingested, ApiError> {
     sensors::validate(&readings, now_ms()).map_err(ApiError::Unprocessable)?;
     let (answer, answered) = mpsc::sync_channel(1);
-    lock(&state.sensor_queue.waiting).push(Waiting { readings, answer });
+    crate::lock(&state.sensor_queue.waiting).push(Waiting { readings, answer });
     let mut conn = state.db.writer();
     // Whoever held the connection before took every waiting batch and answered it
     // before letting go: no answer yet means this batch still waits, so commit it.
     if let Ok(stored) = answered.try_recv() {
         return stored.map_err(ApiError::Internal);
     }
-    let group = std::mem::take(&mut *lock(&state.sensor_queue.waiting));
+    let group = std::mem::take(&mut *crate::lock(&state.sensor_queue.waiting));
     let batches: Vec<&[IncomingReading]> = group
         .iter()
         .map(|waiting| waiting.readings.as_slice())
@@ -154,12 +154,6 @@ pub fn store_readings(
         .recv()
         .map_err(|_| ApiError::Internal("a queued sensor batch was never answered".into()))?
         .map_err(ApiError::Internal)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The latest reading of each device and kind.

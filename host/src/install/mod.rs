@@ -132,7 +132,7 @@ impl Installer {
     pub fn difference_sink(&self) -> DifferenceSink {
         let conn = self.kv.clone();
         Arc::new(move |difference| {
-            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let conn = crate::lock(&conn);
             if let Err(err) = installs::record_difference(&conn, &difference) {
                 tracing::warn!(install = %difference.install, "shadow difference not kept: {err}");
             }

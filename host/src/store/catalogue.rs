@@ -252,7 +252,7 @@ impl StockCache {
         let version: i64 = conn
             .prepare_cached("SELECT version FROM stock_version")?
             .query_row([], |row| row.get(0))?;
-        if let Some((kept, stock)) = &*self.lock()
+        if let Some((kept, stock)) = &*crate::lock(&self.kept)
             && *kept == version
         {
             return Ok(stock.clone());
@@ -261,18 +261,12 @@ impl StockCache {
         // Only committed stock is kept: a write transaction's own changes may still be
         // rolled back, and a later commit could reach the same version with others.
         let writing = conn.transaction_state(Some("main"))? == rusqlite::TransactionState::Write;
-        let mut kept = self.lock();
+        let mut kept = crate::lock(&self.kept);
         // Keep the newest: an older snapshot's reader may finish after a newer one's.
         if !writing && kept.as_ref().is_none_or(|(held, _)| *held < version) {
             *kept = Some((version, stock.clone()));
         }
         Ok(stock)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, std::sync::Arc<Stock>)>> {
-        self.kept
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -121,9 +121,7 @@ impl Db {
 
     /// The write connection, for as long as the guard lives.
     pub fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock(&self.writer)
     }
 
     /// Copy what the log holds into the database file as far as no reader still needs
@@ -131,10 +129,7 @@ impl Db {
     /// frame was copied, the log starts over from its beginning. The daemon calls this
     /// every second.
     pub fn checkpoint(&self) -> rusqlite::Result<()> {
-        let conn = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let conn = crate::lock(&self.checkpointer);
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
     }
 
@@ -144,11 +139,7 @@ impl Db {
     where
         E: From<rusqlite::Error> + From<StoreError>,
     {
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+        let idle = crate::lock(&self.readers).pop();
         let mut conn = match idle {
             Some(conn) => conn,
             None => open_reader(&self.path)?,
@@ -160,10 +151,7 @@ impl Db {
             tx.rollback()?;
             result
         };
-        self.readers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(conn);
+        crate::lock(&self.readers).push(conn);
         result
     }
 }

@@ -22,10 +22,7 @@ impl SqliteInventory {
 
 impl InventoryReader for SqliteInventory {
     fn stock(&self, sku: &str) -> Result<Option<SkuStock>, String> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let conn = crate::lock(&self.conn);
         if super::catalogue::sku(&conn, sku)
             .map_err(|err| err.to_string())?
             .is_none()
@@ -108,10 +105,7 @@ impl SalesReader for SqliteSales {
         }
         let mut by_day: BTreeMap<String, Day> = BTreeMap::new();
         {
-            let conn = self
-                .conn
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let conn = crate::lock(&self.conn);
             let mut statement = conn.prepare_cached(sql).map_err(|err| err.to_string())?;
             let rows = statement
                 .query_map(params![name, from, to], |row| {
