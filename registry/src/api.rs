@@ -4,6 +4,7 @@
 //! operator's view of the stores.
 
 use crate::db::{self, Member, Version};
+use crate::pool;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub blobs: PathBuf,
     /// The registry this one mirrors: read-only when set.
     pub mirror_of: Option<String>,
+    /// No shared figure the operator's views show counts fewer than k.
+    pub k: u32,
 }
 
 impl AppState {
@@ -68,6 +71,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/members", get(members))
         .route("/v1/alliance/events", post(receive_events))
         .route("/v1/alliance/stores", get(alliance_stores))
+        .route("/v1/alliance/offers", get(offers))
+        .route("/v1/alliance/transfers", get(transfers).post(propose))
+        .route("/v1/alliance/transfers/{transfer}/accept", post(accept))
+        .route("/v1/alliance/transfers/{transfer}/decline", post(decline))
+        .route("/v1/alliance/reports", get(reports))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES))
         .with_state(state)
@@ -502,20 +510,13 @@ async fn receive_events(
     read_only(&state)?;
     state
         .with_db(move |conn, _| {
-            let key = signer(&headers, &method, &uri, &body)?;
-            let store = db::store_of_key(conn, &key.to_hex())?.ok_or_else(|| {
-                ApiError::Unauthorized(format!(
-                    "key {} is no store's key here; ask the alliance operator to register it (`linli-registry store add`)",
-                    key.id()
-                ))
-            })?;
+            let store = store_of(conn, &headers, &method, &uri, &body)?;
             let push: Push = serde_json::from_slice(&body)
                 .map_err(|err| ApiError::Unprocessable(format!("body: {err}")))?;
             if push.store != store {
                 return Err(ApiError::Forbidden(format!(
-                    "the batch is for store {}, but key {} is store {store}'s",
+                    "the batch is for store {}, but the key that signed it is store {store}'s",
                     push.store,
-                    key.id()
                 )));
             }
             if push.events.len() > MAX_EVENTS {
@@ -541,4 +542,182 @@ async fn alliance_stores(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<db::AllianceStore>>, ApiError> {
     state.with_db(|conn, _| Ok(Json(db::stores(conn)?))).await
+}
+
+/// The store a request is signed by (`linli-registry store add`).
+fn store_of(
+    conn: &Connection,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let key = signer(headers, method, uri, body)?;
+    db::store_of_key(conn, &key.to_hex())?.ok_or_else(|| {
+        ApiError::Unauthorized(format!(
+            "key {} is no store's key here; ask the alliance operator to register it (`linli-registry store add`)",
+            key.id()
+        ))
+    })
+}
+
+/// The pool's default radius: the guide shares safety stock within 3-5 km.
+const DEFAULT_RADIUS_KM: f64 = 5.0;
+const MAX_RADIUS_KM: f64 = 100.0;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferQuery {
+    /// Offers of this SKU; every SKU without it.
+    sku: Option<String>,
+    /// From the asking store's location (default 5).
+    radius_km: Option<f64>,
+}
+
+/// Open offers of the pool within a radius of the asking store (signed), nearest first.
+async fn offers(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<OfferQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<pool::Offer>>, ApiError> {
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let radius = query.radius_km.unwrap_or(DEFAULT_RADIUS_KM);
+    if !(radius > 0.0 && radius <= MAX_RADIUS_KM) {
+        return Err(ApiError::Unprocessable(format!(
+            "radius_km: {radius}; between 0 and {MAX_RADIUS_KM} km"
+        )));
+    }
+    state
+        .with_db(move |conn, _| {
+            let store = store_of(conn, &headers, &method, &uri, b"")?;
+            Ok(Json(pool::offers_near(
+                conn,
+                &store,
+                query.sku.as_deref(),
+                radius,
+                now_ms(),
+            )?))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proposal {
+    /// The offering store.
+    store: String,
+    /// Its offer.
+    offer: String,
+    qty: u32,
+}
+
+/// A store (signed) asks for units of another store's offer.
+async fn propose(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<pool::Transfer>), ApiError> {
+    read_only(&state)?;
+    state
+        .with_db(move |conn, _| {
+            let store = store_of(conn, &headers, &method, &uri, &body)?;
+            let proposal: Proposal = serde_json::from_slice(&body)
+                .map_err(|err| ApiError::Unprocessable(format!("body: {err}")))?;
+            let proposed = pool::propose(
+                conn,
+                &store,
+                &proposal.store,
+                &proposal.offer,
+                proposal.qty,
+                now_ms(),
+            )?;
+            Ok((StatusCode::CREATED, Json(proposed)))
+        })
+        .await
+}
+
+async fn accept(
+    state: State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(transfer): Path<i64>,
+    body: Bytes,
+) -> Result<Json<pool::Transfer>, ApiError> {
+    decide(state, method, uri, headers, transfer, body, true).await
+}
+
+async fn decline(
+    state: State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(transfer): Path<i64>,
+    body: Bytes,
+) -> Result<Json<pool::Transfer>, ApiError> {
+    decide(state, method, uri, headers, transfer, body, false).await
+}
+
+/// The offering store (signed) accepts or declines a transfer of its offer.
+async fn decide(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    transfer: i64,
+    body: Bytes,
+    accept: bool,
+) -> Result<Json<pool::Transfer>, ApiError> {
+    read_only(&state)?;
+    state
+        .with_db(move |conn, _| {
+            let store = store_of(conn, &headers, &method, &uri, &body)?;
+            Ok(Json(pool::decide(
+                conn,
+                &store,
+                transfer,
+                accept,
+                now_ms(),
+            )?))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferQuery {
+    /// Transfers this store sends or receives.
+    store: Option<String>,
+    /// proposed (pending), accepted or declined.
+    state: Option<String>,
+}
+
+/// Transfers of the pool, newest first: the operator's view of pending ones, and where
+/// a store finds what it must accept and what was accepted.
+async fn transfers(
+    State(state): State<AppState>,
+    query: Result<Query<TransferQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<pool::Transfer>>, ApiError> {
+    let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
+    let wanted = query
+        .state
+        .as_deref()
+        .map(pool::State::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    state
+        .with_db(move |conn, _| Ok(Json(pool::transfers(conn, query.store.as_deref(), wanted)?)))
+        .await
+}
+
+/// The stores' shared figures, never below k: sales per category and week, and the
+/// data-sharing reports received.
+async fn reports(State(state): State<AppState>) -> Result<Json<pool::Reports>, ApiError> {
+    state
+        .with_db(|conn, state| Ok(Json(pool::reports(conn, state.k)?)))
+        .await
 }

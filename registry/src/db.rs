@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (store, seq)
     ) WITHOUT ROWID;
 "#,
+    crate::pool::MIGRATION,
 ];
 
 pub fn open(data_dir: &Path) -> Result<Connection, String> {
@@ -354,6 +355,9 @@ pub struct AllianceStore {
     pub events: i64,
     /// When it last pushed events, unix ms; none before its first push.
     pub pushed_at: Option<i64>,
+    /// Where it is, for the stock pool's radius; none until the operator sets it.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 /// Register a store's key. Registering the same store with the same key again changes
@@ -397,8 +401,8 @@ pub fn store_of_key(conn: &Connection, public_key: &str) -> rusqlite::Result<Opt
 pub fn stores(conn: &Connection) -> rusqlite::Result<Vec<AllianceStore>> {
     conn.prepare_cached(
         "SELECT name, key, acked, pushed_at, \
-         (SELECT COUNT(*) FROM alliance_event WHERE alliance_event.store = alliance_store.name) \
-         FROM alliance_store ORDER BY name",
+         (SELECT COUNT(*) FROM alliance_event WHERE alliance_event.store = alliance_store.name), \
+         latitude, longitude FROM alliance_store ORDER BY name",
     )?
     .query_map([], |row| {
         let key: String = row.get(1)?;
@@ -408,6 +412,8 @@ pub fn stores(conn: &Connection) -> rusqlite::Result<Vec<AllianceStore>> {
             acked: row.get(2)?,
             pushed_at: row.get(3)?,
             events: row.get(4)?,
+            latitude: row.get(5)?,
+            longitude: row.get(6)?,
         })
     })?
     .collect()
@@ -440,7 +446,7 @@ pub fn receive_events(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (store, seq) DO NOTHING",
         )?;
         for event in events {
-            insert.execute(params![
+            let kept = insert.execute(params![
                 store,
                 event.seq,
                 event.kind,
@@ -448,6 +454,9 @@ pub fn receive_events(
                 event.payload.to_string(),
                 now
             ])?;
+            if kept == 1 {
+                crate::pool::apply(&tx, store, event)?;
+            }
         }
     }
     let mut acked: i64 = tx.query_row(

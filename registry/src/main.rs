@@ -5,6 +5,7 @@
 mod api;
 mod db;
 mod mirror;
+mod pool;
 
 use api::AppState;
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +40,37 @@ enum Command {
     /// Alliance stores: whose signed pushes of shared events the server takes.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Transfers of the shared stock pool, newest first.
+    Transfers(TransfersArgs),
+    /// The stores' shared figures: sales per category and week, data-sharing reports.
+    Reports(ReportsArgs),
+}
+
+#[derive(Args)]
+struct TransfersArgs {
+    /// Only transfers in this state: proposed (pending), accepted or declined.
+    #[arg(long, value_parser = pool::State::parse)]
+    state: Option<pool::State>,
+    /// Only transfers this store sends or receives.
+    #[arg(long, value_name = "NAME")]
+    store: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args)]
+struct ReportsArgs {
+    #[command(flatten)]
+    k: KArgs,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args)]
+struct KArgs {
+    /// No figure shown counts fewer than k sales or customers.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    k: u32,
 }
 
 #[derive(Args)]
@@ -62,6 +94,8 @@ struct ServeArgs {
     /// How often a mirror pulls, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     mirror_interval: u64,
+    #[command(flatten)]
+    k: KArgs,
 }
 
 #[derive(Subcommand)]
@@ -89,7 +123,8 @@ struct MemberAddArgs {
 
 #[derive(Subcommand)]
 enum StoreCommand {
-    /// Register a store and the key its daemon signs pushes with.
+    /// Register a store and the key its daemon signs pushes with; again, with the same
+    /// key, to set where it is.
     Add(StoreAddArgs),
     /// The stores, with how far their events arrived.
     List(DataArgs),
@@ -102,6 +137,22 @@ struct StoreAddArgs {
     /// The store's public key (the `.pub` file of the key in its `[alliance] key`).
     #[arg(long = "key", value_name = "FILE")]
     key: PathBuf,
+    /// Where the store is (degrees north), for the stock pool's radius.
+    #[arg(
+        long = "lat",
+        value_name = "DEGREES",
+        requires = "longitude",
+        allow_negative_numbers = true
+    )]
+    latitude: Option<f64>,
+    /// Where the store is (degrees east).
+    #[arg(
+        long = "lon",
+        value_name = "DEGREES",
+        requires = "latitude",
+        allow_negative_numbers = true
+    )]
+    longitude: Option<f64>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -115,6 +166,8 @@ fn main() -> ExitCode {
         Command::Member(MemberCommand::List(args)) => ("member list", member_list(args)),
         Command::Store(StoreCommand::Add(args)) => ("store add", store_add(args)),
         Command::Store(StoreCommand::List(args)) => ("store list", store_list(args)),
+        Command::Transfers(args) => ("transfers", transfers(args)),
+        Command::Reports(args) => ("reports", reports(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -210,6 +263,9 @@ fn store_add(args: StoreAddArgs) -> Result<(), String> {
     let (key, _) = PublicKey::read(&args.key).map_err(|err| err.to_string())?;
     let conn = open(&args.data)?;
     db::add_store(&conn, name, &key, jiff::Timestamp::now().as_millisecond())?;
+    if let (Some(latitude), Some(longitude)) = (args.latitude, args.longitude) {
+        pool::locate(&conn, name, latitude, longitude)?;
+    }
     let stores = db::stores(&conn).map_err(|err| err.to_string())?;
     let store = stores
         .iter()
@@ -229,12 +285,34 @@ fn store_list(args: DataArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn transfers(args: TransfersArgs) -> Result<(), String> {
+    let conn = open(&args.data)?;
+    let transfers =
+        pool::transfers(&conn, args.store.as_deref(), args.state).map_err(|err| err.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&transfers).expect("JSON prints")
+    );
+    Ok(())
+}
+
+fn reports(args: ReportsArgs) -> Result<(), String> {
+    let conn = open(&args.data)?;
+    let reports = pool::reports(&conn, args.k.k).map_err(|err| err.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&reports).expect("JSON prints")
+    );
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> Result<(), String> {
     let conn = open(&args.data)?;
     let state = AppState {
         db: Arc::new(Mutex::new(conn)),
         blobs: args.data.data_dir.join("blobs"),
         mirror_of: args.mirror.clone(),
+        k: args.k.k,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,812 @@
+//! The alliance's shared stock pool (跨社区互助库存池) and the operator's weekly view
+//! of what stores share.
+//!
+//! A store offers surplus of a batch through its outbox (`stock-offer` events, and
+//! `stock-offer-withdrawn`); the server applies each event once, with the event. A
+//! store short of a SKU searches the open offers within a radius of its registered
+//! location, proposes a transfer of some units, and the offering store accepts or
+//! declines it. The server arbitrates: accepting takes the units from the offer in one
+//! transaction, so the same units are never accepted twice. Both stores then record
+//! the accepted transfer as a stock movement of the batch, each once, by its id.
+
+use crate::api::ApiError;
+use crate::db::Event;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The outbox kind of an offer to the pool.
+pub const STOCK_OFFER: &str = "stock-offer";
+/// The outbox kind of an offer taken back.
+pub const STOCK_OFFER_WITHDRAWN: &str = "stock-offer-withdrawn";
+/// The outbox kind of one store day's sales per category.
+pub const DAILY_SALES: &str = "daily-sales";
+/// The outbox kind of a data-sharing report.
+pub const SHARING_REPORT: &str = "sharing-report";
+
+/// The migration that brings the pool: store locations, offers, transfers.
+pub const MIGRATION: &str = r#"
+    -- Where a store is, for the pool's radius; registered by the operator.
+    ALTER TABLE alliance_store ADD COLUMN latitude REAL;
+    ALTER TABLE alliance_store ADD COLUMN longitude REAL;
+    -- Offers as their stock-offer events describe them (`item` is the event's JSON),
+    -- and how many of their units accepted transfers took.
+    CREATE TABLE pool_offer (
+        store        TEXT NOT NULL REFERENCES alliance_store(name),
+        offer        TEXT NOT NULL,
+        sku          TEXT NOT NULL,
+        batch        TEXT NOT NULL,
+        qty          INTEGER NOT NULL CHECK (qty > 0),
+        taken        INTEGER NOT NULL DEFAULT 0 CHECK (taken >= 0 AND taken <= qty),
+        expires_at   INTEGER,
+        item         TEXT NOT NULL,
+        offered_at   INTEGER NOT NULL,
+        withdrawn_at INTEGER,
+        PRIMARY KEY (store, offer)
+    );
+    CREATE INDEX pool_offer_sku ON pool_offer (sku);
+    CREATE TABLE pool_transfer (
+        transfer    INTEGER PRIMARY KEY,
+        store       TEXT NOT NULL,
+        offer       TEXT NOT NULL,
+        to_store    TEXT NOT NULL REFERENCES alliance_store(name),
+        qty         INTEGER NOT NULL CHECK (qty > 0),
+        state       TEXT NOT NULL CHECK (state IN ('proposed', 'accepted', 'declined')),
+        proposed_at INTEGER NOT NULL,
+        decided_at  INTEGER,
+        FOREIGN KEY (store, offer) REFERENCES pool_offer (store, offer)
+    );
+    CREATE INDEX pool_transfer_store ON pool_transfer (store, state);
+    CREATE INDEX pool_transfer_to_store ON pool_transfer (to_store, state);
+    -- The operator's weekly view reads events by kind.
+    CREATE INDEX alliance_event_kind ON alliance_event (kind);
+"#;
+
+/// What a store offers: a batch of a SKU, described well enough for a store that does
+/// not stock the SKU to add it to its catalogue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The offering store's id for the offer.
+    pub offer: String,
+    pub sku: String,
+    pub name: String,
+    pub category: String,
+    /// The offering store's shelf price, in cents.
+    pub unit_price: i64,
+    #[serde(default)]
+    pub local_produce: bool,
+    #[serde(default)]
+    pub fresh: bool,
+    #[serde(default)]
+    pub reusable_box: bool,
+    pub batch: String,
+    pub qty: u32,
+    /// Unix ms; none for goods that keep.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Withdrawn {
+    offer: String,
+}
+
+/// Apply one event a store pushed, the first time the server keeps it (in the same
+/// transaction). Events of other kinds only wait to be read. A malformed pool event is
+/// kept and logged, not applied: refusing it would hold every later event of the store.
+pub fn apply(tx: &Transaction, store: &str, event: &Event) -> rusqlite::Result<()> {
+    match event.kind.as_str() {
+        STOCK_OFFER => match serde_json::from_value::<Item>(event.payload.clone()) {
+            Ok(item) if item.qty > 0 => {
+                tx.prepare_cached(
+                    "INSERT INTO pool_offer (store, offer, sku, batch, qty, expires_at, item, offered_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (store, offer) DO NOTHING",
+                )?
+                .execute(params![
+                    store,
+                    item.offer,
+                    item.sku,
+                    item.batch,
+                    item.qty,
+                    item.expires_at,
+                    event.payload.to_string(),
+                    event.at
+                ])?;
+            }
+            Ok(_) => tracing::warn!(store, seq = event.seq, "stock offer of 0 units not applied"),
+            Err(err) => {
+                tracing::warn!(store, seq = event.seq, "stock offer not applied: {err}")
+            }
+        },
+        STOCK_OFFER_WITHDRAWN => match serde_json::from_value::<Withdrawn>(event.payload.clone()) {
+            Ok(withdrawn) => {
+                tx.prepare_cached(
+                    "UPDATE pool_offer SET withdrawn_at = ?3 \
+                     WHERE store = ?1 AND offer = ?2 AND withdrawn_at IS NULL",
+                )?
+                .execute(params![store, withdrawn.offer, event.at])?;
+            }
+            Err(err) => {
+                tracing::warn!(
+                    store,
+                    seq = event.seq,
+                    "offer withdrawal not applied: {err}"
+                )
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Set where a store is.
+pub fn locate(conn: &Connection, store: &str, latitude: f64, longitude: f64) -> Result<(), String> {
+    if !(-90.0..=90.0).contains(&latitude) {
+        return Err(format!("latitude {latitude}: between -90 and 90 degrees"));
+    }
+    if !(-180.0..=180.0).contains(&longitude) {
+        return Err(format!(
+            "longitude {longitude}: between -180 and 180 degrees"
+        ));
+    }
+    conn.execute(
+        "UPDATE alliance_store SET latitude = ?2, longitude = ?3 WHERE name = ?1",
+        params![store, latitude, longitude],
+    )
+    .map_err(|err| err.to_string())?;
+    Ok(())
+}
+
+/// Great-circle distance in km between two points given in degrees.
+pub fn distance_km(from: (f64, f64), to: (f64, f64)) -> f64 {
+    const EARTH_RADIUS_KM: f64 = 6371.0;
+    let (lat1, lat2) = (from.0.to_radians(), to.0.to_radians());
+    let (dlat, dlon) = ((to.0 - from.0).to_radians(), (to.1 - from.1).to_radians());
+    let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+}
+
+fn location(conn: &Connection, store: &str) -> Result<(f64, f64), ApiError> {
+    let found: Option<(Option<f64>, Option<f64>)> = conn
+        .query_row(
+            "SELECT latitude, longitude FROM alliance_store WHERE name = ?1",
+            [store],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match found {
+        Some((Some(latitude), Some(longitude))) => Ok((latitude, longitude)),
+        Some(_) => Err(ApiError::Unprocessable(format!(
+            "store {store} has no location at the alliance, so no radius can be measured from it; \
+             ask the operator to set it (`linli-registry store add {store} --key FILE --lat LAT --lon LON`)"
+        ))),
+        None => Err(ApiError::NotFound(format!("store {store}: no such store"))),
+    }
+}
+
+/// An open offer as a searching store sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The offering store.
+    pub store: String,
+    #[serde(flatten)]
+    pub item: Item,
+    /// Units not yet taken by accepted transfers.
+    pub available: u32,
+    /// From the searching store, rounded to 10 m.
+    pub distance_km: f64,
+    pub offered_at: i64,
+}
+
+/// Open offers of other stores within `radius_km` of `asker`, nearest first: not
+/// withdrawn, not expired, with units left; of one SKU, or of every SKU.
+pub fn offers_near(
+    conn: &Connection,
+    asker: &str,
+    sku: Option<&str>,
+    radius_km: f64,
+    now: i64,
+) -> Result<Vec<Offer>, ApiError> {
+    let here = location(conn, asker)?;
+    let mut statement = conn.prepare_cached(
+        "SELECT pool_offer.store, item, qty - taken, offered_at, latitude, longitude \
+         FROM pool_offer JOIN alliance_store ON alliance_store.name = pool_offer.store \
+         WHERE pool_offer.store != ?1 AND (?2 IS NULL OR sku = ?2) AND withdrawn_at IS NULL \
+         AND taken < qty AND (expires_at IS NULL OR expires_at > ?3) \
+         AND latitude IS NOT NULL AND longitude IS NOT NULL",
+    )?;
+    let rows = statement.query_map(params![asker, sku, now], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, u32>(2)?,
+            row.get::<_, i64>(3)?,
+            (row.get::<_, f64>(4)?, row.get::<_, f64>(5)?),
+        ))
+    })?;
+    let mut offers = Vec::new();
+    for row in rows {
+        let (store, item, available, offered_at, there) = row?;
+        let distance = distance_km(here, there);
+        if distance > radius_km {
+            continue;
+        }
+        let item = item_of(&item)?;
+        offers.push(Offer {
+            store,
+            item,
+            available,
+            distance_km: (distance * 100.0).round() / 100.0,
+            offered_at,
+        });
+    }
+    offers.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+    Ok(offers)
+}
+
+fn item_of(text: &str) -> Result<Item, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|err| ApiError::Internal(format!("a kept offer is unreadable: {err}")))
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for the offering store.
+    Proposed,
+    /// The units are the receiving store's; both stores record the movement.
+    Accepted,
+    Declined,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Proposed => "proposed",
+            State::Accepted => "accepted",
+            State::Declined => "declined",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<State, String> {
+        match text {
+            "proposed" => Ok(State::Proposed),
+            "accepted" => Ok(State::Accepted),
+            "declined" => Ok(State::Declined),
+            other => Err(format!(
+                "state {other:?}: one of proposed, accepted, declined"
+            )),
+        }
+    }
+}
+
+/// A transfer of units of an offer from one store to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub transfer: i64,
+    /// The offering store, which sends the units.
+    pub from_store: String,
+    /// The store that asked, which receives them.
+    pub to_store: String,
+    pub qty: u32,
+    pub state: State,
+    pub proposed_at: i64,
+    pub decided_at: Option<i64>,
+    /// The offer, with its batch and SKU.
+    pub item: Item,
+}
+
+const TRANSFER: &str = "SELECT transfer, pool_transfer.store, to_store, pool_transfer.qty, state, \
+     proposed_at, decided_at, item \
+     FROM pool_transfer JOIN pool_offer \
+     ON pool_offer.store = pool_transfer.store AND pool_offer.offer = pool_transfer.offer";
+
+fn transfer_row(row: &rusqlite::Row) -> rusqlite::Result<(Transfer, String)> {
+    let state: String = row.get(4)?;
+    Ok((
+        Transfer {
+            transfer: row.get(0)?,
+            from_store: row.get(1)?,
+            to_store: row.get(2)?,
+            qty: row.get(3)?,
+            state: State::parse(&state).unwrap_or(State::Proposed),
+            proposed_at: row.get(5)?,
+            decided_at: row.get(6)?,
+            // Read from the `item` text by `with_item`.
+            item: Item::default(),
+        },
+        row.get(7)?,
+    ))
+}
+
+fn with_item((mut transfer, item): (Transfer, String)) -> Result<Transfer, ApiError> {
+    transfer.item = item_of(&item)?;
+    Ok(transfer)
+}
+
+/// Transfers, newest first: those a store sends or receives (or every store's), in one
+/// state (or all).
+pub fn transfers(
+    conn: &Connection,
+    store: Option<&str>,
+    state: Option<State>,
+) -> Result<Vec<Transfer>, ApiError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "{TRANSFER} WHERE (?1 IS NULL OR pool_transfer.store = ?1 OR to_store = ?1) \
+         AND (?2 IS NULL OR state = ?2) ORDER BY transfer DESC"
+    ))?;
+    let rows = statement
+        .query_map(params![store, state.map(State::as_str)], transfer_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter().map(with_item).collect()
+}
+
+fn transfer(tx: &Connection, id: i64) -> Result<Transfer, ApiError> {
+    let row = tx
+        .prepare_cached(&format!("{TRANSFER} WHERE transfer = ?1"))?
+        .query_row([id], transfer_row)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("transfer {id}: no such transfer")))?;
+    with_item(row)
+}
+
+/// Units of an offer still free to accept, and whether the offer is open at all.
+fn open_units(tx: &Connection, store: &str, offer: &str, now: i64) -> Result<u32, ApiError> {
+    let found: Option<(u32, u32, Option<i64>, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT qty, taken, expires_at, withdrawn_at FROM pool_offer WHERE store = ?1 AND offer = ?2",
+        )?
+        .query_row(params![store, offer], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .optional()?;
+    let (qty, taken, expires_at, withdrawn_at) = found.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "offer {offer} of store {store}: no such offer (it reaches the alliance with the store's next push)"
+        ))
+    })?;
+    if withdrawn_at.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "offer {offer} of store {store} was withdrawn"
+        )));
+    }
+    if expires_at.is_some_and(|expires| expires <= now) {
+        return Err(ApiError::Conflict(format!(
+            "offer {offer} of store {store}: its batch has expired"
+        )));
+    }
+    Ok(qty - taken)
+}
+
+/// `to_store` asks for `qty` units of an offer: a proposed transfer, for the offering
+/// store to accept or decline.
+pub fn propose(
+    conn: &mut Connection,
+    to_store: &str,
+    store: &str,
+    offer: &str,
+    qty: u32,
+    now: i64,
+) -> Result<Transfer, ApiError> {
+    if qty == 0 {
+        return Err(ApiError::Unprocessable(
+            "qty: a transfer moves at least 1 unit".into(),
+        ));
+    }
+    if store == to_store {
+        return Err(ApiError::Unprocessable(format!(
+            "offer {offer} is store {store}'s own; a store does not transfer to itself"
+        )));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let available = open_units(&tx, store, offer, now)?;
+    if qty > available {
+        return Err(ApiError::Conflict(format!(
+            "qty: {qty} units asked, offer {offer} of store {store} has {available} left"
+        )));
+    }
+    tx.execute(
+        "INSERT INTO pool_transfer (store, offer, to_store, qty, state, proposed_at) \
+         VALUES (?1, ?2, ?3, ?4, 'proposed', ?5)",
+        params![store, offer, to_store, qty, now],
+    )?;
+    let proposed = transfer(&tx, tx.last_insert_rowid())?;
+    tx.commit()?;
+    Ok(proposed)
+}
+
+/// The offering store accepts or declines a proposed transfer. Accepting takes the
+/// units from the offer in the same transaction, so two transfers can never both have
+/// the same units. Deciding again the way it was decided answers the transfer as it is
+/// (a retry after a lost answer); the other way is refused.
+pub fn decide(
+    conn: &mut Connection,
+    store: &str,
+    id: i64,
+    accept: bool,
+    now: i64,
+) -> Result<Transfer, ApiError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = transfer(&tx, id)?;
+    if found.from_store != store {
+        return Err(ApiError::Forbidden(format!(
+            "transfer {id} is of store {}'s offer; only that store decides it",
+            found.from_store
+        )));
+    }
+    let wanted = if accept {
+        State::Accepted
+    } else {
+        State::Declined
+    };
+    match found.state {
+        state if state == wanted => return Ok(found),
+        State::Proposed => {}
+        state => {
+            return Err(ApiError::Conflict(format!(
+                "transfer {id} was already {}",
+                state.as_str()
+            )));
+        }
+    }
+    if accept {
+        let available = open_units(&tx, &found.from_store, &found.item.offer, now)?;
+        if found.qty > available {
+            return Err(ApiError::Conflict(format!(
+                "transfer {id}: {} units, offer {} has {available} left (other transfers took the rest); decline it",
+                found.qty, found.item.offer
+            )));
+        }
+        tx.execute(
+            "UPDATE pool_offer SET taken = taken + ?3 WHERE store = ?1 AND offer = ?2",
+            params![found.from_store, found.item.offer, found.qty],
+        )?;
+    }
+    tx.execute(
+        "UPDATE pool_transfer SET state = ?2, decided_at = ?3 WHERE transfer = ?1",
+        params![id, wanted.as_str(), now],
+    )?;
+    let decided = transfer(&tx, id)?;
+    tx.commit()?;
+    Ok(decided)
+}
+
+/// One category's sales across the alliance in one ISO week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekRow {
+    /// ISO week, "2026-W48".
+    pub week: String,
+    pub category: String,
+    /// Stores whose sales are in the row.
+    pub stores: u32,
+    /// Baskets with the category.
+    pub sales: i64,
+    pub units: i64,
+    /// Cents.
+    pub revenue: i64,
+}
+
+/// A data-sharing report a store sent, with its rows below k left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Received {
+    pub store: String,
+    pub seq: i64,
+    pub received_at: i64,
+    pub first_day: Option<String>,
+    pub last_day: Option<String>,
+    pub rows: Vec<serde_json::Value>,
+    /// Rows the store left out below its k, and rows the server left out below its own.
+    pub suppressed: u64,
+}
+
+/// What the operator sees of the stores' shared figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reports {
+    /// No row counts fewer than k sales (weeks) or customers (reports).
+    pub k: u32,
+    /// Sales per category and week, from the stores' daily sales, oldest week first.
+    pub weeks: Vec<WeekRow>,
+    /// Week-category cells left out because they count fewer than k sales.
+    pub suppressed_cells: u32,
+    /// Data-sharing reports, newest first.
+    pub reports: Vec<Received>,
+}
+
+/// The stores' daily sales summed per category and ISO week (cells under k sales left
+/// out), and the data-sharing reports received (rows under k customers left out).
+pub fn reports(conn: &Connection, k: u32) -> Result<Reports, ApiError> {
+    #[derive(Deserialize)]
+    struct Day {
+        day: String,
+        categories: Vec<Category>,
+    }
+    #[derive(Deserialize)]
+    struct Category {
+        category: String,
+        sales: i64,
+        units: i64,
+        revenue: i64,
+    }
+    #[derive(Default)]
+    struct Cell {
+        stores: BTreeSet<String>,
+        sales: i64,
+        units: i64,
+        revenue: i64,
+    }
+    let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
+    let mut statement = conn.prepare_cached(
+        "SELECT store, seq, payload, received_at, kind FROM alliance_event \
+         WHERE kind IN (?1, ?2) ORDER BY received_at DESC, store, seq DESC",
+    )?;
+    let rows = statement.query_map(params![DAILY_SALES, SHARING_REPORT], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut reports = Vec::new();
+    for row in rows {
+        let (store, seq, payload, received_at, kind) = row?;
+        if kind == SHARING_REPORT {
+            let report: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+            let all = report["rows"].as_array().cloned().unwrap_or_default();
+            let kept: Vec<serde_json::Value> = all
+                .iter()
+                .filter(|row| row["customers"].as_u64().unwrap_or(0) >= u64::from(k))
+                .cloned()
+                .collect();
+            reports.push(Received {
+                store,
+                seq,
+                received_at,
+                first_day: report["first_day"].as_str().map(str::to_string),
+                last_day: report["last_day"].as_str().map(str::to_string),
+                suppressed: report["suppressed"].as_u64().unwrap_or(0)
+                    + (all.len() - kept.len()) as u64,
+                rows: kept,
+            });
+            continue;
+        }
+        let Ok(day) = serde_json::from_str::<Day>(&payload) else {
+            tracing::warn!(
+                store,
+                seq,
+                "daily sales unreadable; left out of the reports"
+            );
+            continue;
+        };
+        let Ok(date) = day.day.parse::<jiff::civil::Date>() else {
+            tracing::warn!(
+                store,
+                seq,
+                day = day.day,
+                "daily sales of no valid day; left out"
+            );
+            continue;
+        };
+        let iso = date.iso_week_date();
+        let week = format!("{:04}-W{:02}", iso.year(), iso.week());
+        for category in day.categories {
+            let cell = cells.entry((week.clone(), category.category)).or_default();
+            cell.stores.insert(store.clone());
+            cell.sales += category.sales;
+            cell.units += category.units;
+            cell.revenue += category.revenue;
+        }
+    }
+    let mut weeks = Vec::new();
+    let mut suppressed_cells = 0;
+    for ((week, category), cell) in cells {
+        if cell.sales < i64::from(k) {
+            suppressed_cells += 1;
+            continue;
+        }
+        weeks.push(WeekRow {
+            week,
+            category,
+            stores: cell.stores.len() as u32,
+            sales: cell.sales,
+            units: cell.units,
+            revenue: cell.revenue,
+        });
+    }
+    Ok(Reports {
+        k,
+        weeks,
+        suppressed_cells,
+        reports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db;
+    use linli_sdk::bundle::SecretKey;
+
+    const NOW: i64 = 1_780_000_000_000;
+
+    /// Three stores: `corner` and `market` 2 km apart in Shanghai, `far` 30 km off.
+    fn alliance() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = db::open(dir.path()).unwrap();
+        for (name, at) in [
+            ("corner", (31.2304, 121.4737)),
+            ("market", (31.2484, 121.4737)),
+            ("far", (31.5, 121.4737)),
+        ] {
+            let key = SecretKey::generate().unwrap().public();
+            db::add_store(&conn, name, &key, 0).unwrap();
+            locate(&conn, name, at.0, at.1).unwrap();
+        }
+        (dir, conn)
+    }
+
+    fn offer(conn: &mut Connection, store: &str, seq: i64, offer: &str, qty: u32) {
+        let item = Item {
+            offer: offer.into(),
+            sku: "MILK-1L".into(),
+            name: "milk".into(),
+            category: "dairy".into(),
+            unit_price: 1200,
+            fresh: true,
+            batch: format!("B-{offer}"),
+            qty,
+            expires_at: Some(NOW + 86_400_000),
+            ..Item::default()
+        };
+        let event = Event {
+            seq,
+            kind: STOCK_OFFER.into(),
+            at: NOW,
+            payload: serde_json::to_value(&item).unwrap(),
+        };
+        db::receive_events(conn, store, &[event], NOW).unwrap();
+    }
+
+    #[test]
+    fn offers_are_found_within_the_radius_nearest_first() {
+        let (_dir, mut conn) = alliance();
+        offer(&mut conn, "market", 1, "o1", 10);
+        offer(&mut conn, "far", 1, "o2", 10);
+        let near = offers_near(&conn, "corner", Some("MILK-1L"), 5.0, NOW).unwrap();
+        assert_eq!(near.len(), 1);
+        assert_eq!(near[0].store, "market");
+        assert!(
+            (near[0].distance_km - 2.0).abs() < 0.05,
+            "{}",
+            near[0].distance_km
+        );
+        assert_eq!(
+            offers_near(&conn, "corner", None, 50.0, NOW).unwrap().len(),
+            2
+        );
+        // Its own offers are not offered back to a store; other SKUs are not asked for.
+        assert!(
+            offers_near(&conn, "market", Some("MILK-1L"), 5.0, NOW)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            offers_near(&conn, "corner", Some("EGGS"), 5.0, NOW)
+                .unwrap()
+                .is_empty()
+        );
+        // Expired batches are not offered.
+        assert!(
+            offers_near(&conn, "corner", None, 50.0, NOW + 2 * 86_400_000)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_same_units_are_never_accepted_twice() {
+        let (_dir, mut conn) = alliance();
+        offer(&mut conn, "market", 1, "o1", 10);
+        let first = propose(&mut conn, "corner", "market", "o1", 6, NOW).unwrap();
+        let second = propose(&mut conn, "far", "market", "o1", 6, NOW).unwrap();
+        assert_eq!(first.state, State::Proposed);
+        // Only the offering store decides.
+        assert!(matches!(
+            decide(&mut conn, "corner", first.transfer, true, NOW),
+            Err(ApiError::Forbidden(_))
+        ));
+        let accepted = decide(&mut conn, "market", first.transfer, true, NOW).unwrap();
+        assert_eq!(accepted.state, State::Accepted);
+        // A retry after a lost answer gets the same transfer; the rest is refused.
+        assert_eq!(
+            decide(&mut conn, "market", first.transfer, true, NOW + 1).unwrap(),
+            accepted
+        );
+        let refused = decide(&mut conn, "market", second.transfer, true, NOW).unwrap_err();
+        assert!(refused.to_string().contains("4 left"), "{refused}");
+        assert!(matches!(
+            decide(&mut conn, "market", first.transfer, false, NOW),
+            Err(ApiError::Conflict(_))
+        ));
+        let declined = decide(&mut conn, "market", second.transfer, false, NOW).unwrap();
+        assert_eq!(declined.state, State::Declined);
+        assert_eq!(
+            offers_near(&conn, "corner", None, 5.0, NOW).unwrap()[0].available,
+            4
+        );
+        assert_eq!(
+            transfers(&conn, Some("corner"), Some(State::Accepted))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(transfers(&conn, None, None).unwrap().len(), 2);
+        // Asking for more than is left, or from a withdrawn offer, is refused at once.
+        assert!(propose(&mut conn, "corner", "market", "o1", 5, NOW).is_err());
+        let withdrawn = Event {
+            seq: 2,
+            kind: STOCK_OFFER_WITHDRAWN.into(),
+            at: NOW,
+            payload: serde_json::json!({"offer": "o1"}),
+        };
+        db::receive_events(&mut conn, "market", &[withdrawn], NOW).unwrap();
+        let refused = propose(&mut conn, "corner", "market", "o1", 1, NOW).unwrap_err();
+        assert!(refused.to_string().contains("withdrawn"), "{refused}");
+    }
+
+    #[test]
+    fn a_resent_offer_is_applied_once() {
+        let (_dir, mut conn) = alliance();
+        offer(&mut conn, "market", 1, "o1", 10);
+        let first = propose(&mut conn, "corner", "market", "o1", 10, NOW).unwrap();
+        decide(&mut conn, "market", first.transfer, true, NOW).unwrap();
+        // The same seq again (a resent batch) does not bring the units back.
+        offer(&mut conn, "market", 1, "o1", 10);
+        assert!(
+            offers_near(&conn, "corner", None, 5.0, NOW)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn weekly_figures_leave_out_cells_under_k() {
+        let (_dir, mut conn) = alliance();
+        let day = |seq: i64, day: &str, sales: i64| Event {
+            seq,
+            kind: DAILY_SALES.into(),
+            at: NOW,
+            payload: serde_json::json!({"day": day, "categories": [
+                {"category": "dairy", "sales": sales, "units": sales * 2, "revenue": sales * 100},
+                {"category": "greens", "sales": 1, "units": 1, "revenue": 50},
+            ]}),
+        };
+        // 2026-11-23 is the Monday of ISO week 48.
+        db::receive_events(&mut conn, "corner", &[day(1, "2026-11-23", 3)], NOW).unwrap();
+        db::receive_events(&mut conn, "market", &[day(1, "2026-11-24", 4)], NOW).unwrap();
+        db::receive_events(&mut conn, "far", &[day(1, "2026-11-30", 2)], NOW).unwrap();
+        let report = reports(&conn, 5).unwrap();
+        assert_eq!(
+            report.weeks,
+            vec![WeekRow {
+                week: "2026-W48".into(),
+                category: "dairy".into(),
+                stores: 2,
+                sales: 7,
+                units: 14,
+                revenue: 700,
+            }]
+        );
+        // greens in W48 (2 sales), dairy and greens in W49 (2 and 1).
+        assert_eq!(report.suppressed_cells, 3);
+    }
+
+    #[test]
+    fn distances_are_great_circle_km() {
+        // Shanghai People's Square to the Bund: about 1.6 km.
+        let d = distance_km((31.2304, 121.4737), (31.2400, 121.4900));
+        assert!((1.5..2.0).contains(&d), "{d}");
+        assert_eq!(distance_km((10.0, 10.0), (10.0, 10.0)), 0.0);
+    }
+}
