@@ -1,11 +1,13 @@
 //! Sync with the alliance: a background task pushes the outbox, oldest first, in signed
 //! batches to the alliance server (`linli-registry serve`) and marks what the server
-//! acknowledged. Local flows never wait on it; while the server is unreachable it
-//! backs off with jitter, and the events wait in the outbox.
+//! acknowledged, then pulls the stock pool's accepted transfers this store sends or
+//! receives and records each once. Local flows never wait on it; while the server is
+//! unreachable it backs off with jitter, and the events wait in the outbox.
 
 use crate::api::{self, AppState};
 use crate::daemon::AllianceConfig;
-use crate::store::outbox;
+use crate::store::{outbox, pool};
+use linli_sdk::alliance::{State, Transfer};
 use linli_sdk::bundle::SecretKey;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -16,12 +18,14 @@ const BATCH: usize = 500;
 /// The wait after the first failed push; it doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The server's route; the request signature covers it.
+/// The server's routes; the request signature covers the path.
 const EVENTS_PATH: &str = "/v1/alliance/events";
+pub const TRANSFERS_PATH: &str = "/v1/alliance/transfers";
 
 /// The store's link to the alliance server: where, as whom, how often.
 pub struct Link {
-    url: String,
+    /// The server's base URL, without a trailing slash.
+    server: String,
     store: String,
     key: SecretKey,
     interval: Duration,
@@ -39,7 +43,7 @@ impl Link {
         };
         let key = SecretKey::read(key).map_err(|err| format!("alliance.key: {err}"))?;
         Ok(Some(Link {
-            url: format!("{}{EVENTS_PATH}", server.trim_end_matches('/')),
+            server: server.trim_end_matches('/').to_string(),
             store: store.clone(),
             key,
             interval: Duration::from_millis(config.push_interval_ms),
@@ -50,6 +54,95 @@ impl Link {
                 .into(),
         }))
     }
+
+    /// The store's name at the alliance.
+    pub fn store(&self) -> &str {
+        &self.store
+    }
+
+    /// A request to the alliance server signed with the store's key (the signature
+    /// covers the method, the path and the body): the status and the answer's text, or
+    /// why the server could not be reached. Blocking.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<(u16, String), String> {
+        let authorization = self.key.sign_request(method, path, api::now_ms(), &body);
+        let mut uri = format!("{}{path}", self.server);
+        for (index, (name, value)) in query.iter().enumerate() {
+            uri.push(if index == 0 { '?' } else { '&' });
+            uri.push_str(name);
+            uri.push('=');
+            uri.push_str(&percent_encode(value));
+        }
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("authorization", authorization)
+            .header("content-type", "application/json")
+            .body(body)
+            .map_err(|err| format!("{uri}: {err}"))?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|err| format!("alliance server {}: {err}", self.server))?;
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        Ok((response.status().as_u16(), text))
+    }
+
+    /// A signed request whose answer must be a success: the answer parsed, or the
+    /// server's own error message.
+    pub fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<T, CallError> {
+        let (status, text) = self
+            .request(method, path, query, body)
+            .map_err(CallError::Unreachable)?;
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|answer| answer["error"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            return Err(CallError::Refused { status, message });
+        }
+        serde_json::from_str(&text).map_err(|err| {
+            CallError::Unreachable(format!(
+                "alliance server {}: {method} {path}: not the answer expected: {err}",
+                self.server
+            ))
+        })
+    }
+}
+
+/// Why a call to the alliance server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No answer, or not one the store understands.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server answered with an error status and said why.
+    #[error("the alliance server refused ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+/// Percent-encode a query value (everything but unreserved characters).
+fn percent_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 #[derive(Serialize)]
@@ -71,16 +164,19 @@ struct Acked {
     acked: i64,
 }
 
-/// Push the outbox for as long as the daemon runs.
-pub async fn push_outbox(state: AppState, link: Link) {
-    let link = Arc::new(link);
-    // While pushes fail: the current backoff and the attempts so far.
+/// Push the outbox and pull the pool's transfers for as long as the daemon runs.
+pub async fn sync(state: AppState, link: Arc<Link>) {
+    // While sync fails: the current backoff and the attempts so far.
     let mut failing: Option<(Duration, u32)> = None;
     loop {
-        let wait = match push_once(&state, &link).await {
+        let synced = match push_once(&state, &link).await {
+            Ok(more) => pull_transfers(&state, &link).await.map(|()| more),
+            Err(err) => Err(err),
+        };
+        let wait = match synced {
             Ok(more) => {
                 if let Some((_, attempts)) = failing.take() {
-                    tracing::info!(attempts, server = %link.url, "alliance server reachable again; pushing the outbox");
+                    tracing::info!(attempts, server = %link.server, "alliance server reachable again; pushing the outbox");
                 }
                 if more {
                     continue;
@@ -90,7 +186,7 @@ pub async fn push_outbox(state: AppState, link: Link) {
             Err(err) => {
                 let backoff = match failing {
                     None => {
-                        tracing::warn!(server = %link.url, "alliance sync failing, events wait in the outbox (retrying with backoff): {err}");
+                        tracing::warn!(server = %link.server, "alliance sync failing, events wait in the outbox (retrying with backoff): {err}");
                         FIRST_BACKOFF
                     }
                     Some((backoff, _)) => (backoff * 2).min(MAX_BACKOFF),
@@ -143,7 +239,7 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
         // acknowledged (its data was restored from an older copy).
         return Err(format!(
             "{} acknowledged events of store {} only up to seq {acked}, sent {first}..={last}",
-            link.url, link.store
+            link.server, link.store
         ));
     }
     Ok(full)
@@ -151,35 +247,68 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
 
 /// One signed push; the server's acknowledgement.
 fn send(link: &Link, body: Vec<u8>) -> Result<i64, String> {
-    let authorization = link
-        .key
-        .sign_request("POST", EVENTS_PATH, api::now_ms(), &body);
-    let request = ureq::http::Request::builder()
-        .method("POST")
-        .uri(&link.url)
-        .header("authorization", authorization)
-        .header("content-type", "application/json")
-        .body(body)
-        .map_err(|err| format!("{}: {err}", link.url))?;
-    let mut response = link
-        .agent
-        .run(request)
-        .map_err(|err| format!("{}: {err}", link.url))?;
-    let status = response.status();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    if !status.is_success() {
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|answer| answer["error"].as_str().map(str::to_string))
-            .unwrap_or(text);
-        return Err(format!(
-            "{} refused the push ({status}): {message}",
-            link.url
-        ));
-    }
-    serde_json::from_str::<Acked>(&text)
+    link.call::<Acked>("POST", EVENTS_PATH, &[], body)
         .map(|answer| answer.acked)
-        .map_err(|err| format!("{}: not an acknowledgement: {err}", link.url))
+        .map_err(|err| err.to_string())
+}
+
+/// Record every accepted transfer this store sends or receives that it has not
+/// recorded yet (the accept answer records the sender's side at once; this catches a
+/// lost answer, and is how the receiving store learns of it).
+async fn pull_transfers(state: &AppState, link: &Arc<Link>) -> Result<(), String> {
+    let puller = link.clone();
+    let accepted: Vec<Transfer> = tokio::task::spawn_blocking(move || {
+        puller.call(
+            "GET",
+            TRANSFERS_PATH,
+            &[
+                ("store", puller.store()),
+                ("state", State::Accepted.as_str()),
+            ],
+            Vec::new(),
+        )
+    })
+    .await
+    .map_err(|err| format!("pull task failed: {err}"))?
+    .map_err(|err| err.to_string())?;
+    let known = state
+        .read_db(|conn, _| {
+            let mut known = Vec::new();
+            for transfer in &accepted {
+                known.push(pool::recorded(conn, transfer.transfer)?.is_some());
+            }
+            Ok((accepted, known))
+        })
+        .await
+        .map_err(|err| err.to_string())?;
+    let new: Vec<Transfer> = known
+        .0
+        .into_iter()
+        .zip(known.1)
+        .filter_map(|(transfer, known)| (!known).then_some(transfer))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let store = link.store.clone();
+    state
+        .with_db(move |conn, _| {
+            for transfer in &new {
+                if let Some(recorded) = pool::record(conn, transfer, &store, api::now_ms())? {
+                    tracing::info!(
+                        transfer = recorded.transfer,
+                        direction = recorded.direction,
+                        batch = recorded.batch,
+                        qty = recorded.qty,
+                        other_store = recorded.other_store,
+                        "pool transfer recorded"
+                    );
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|err| err.to_string())
 }
 
 /// Between half the backoff and all of it, so stores that lost the server together do

@@ -11,6 +11,7 @@
 
 use crate::api::ApiError;
 use crate::db::Event;
+pub use linli_sdk::alliance::{Item, Offer, State, Transfer};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,29 +62,6 @@ pub const MIGRATION: &str = r#"
     -- The operator's weekly view reads events by kind.
     CREATE INDEX alliance_event_kind ON alliance_event (kind);
 "#;
-
-/// What a store offers: a batch of a SKU, described well enough for a store that does
-/// not stock the SKU to add it to its catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Item {
-    /// The offering store's id for the offer.
-    pub offer: String,
-    pub sku: String,
-    pub name: String,
-    pub category: String,
-    /// The offering store's shelf price, in cents.
-    pub unit_price: i64,
-    #[serde(default)]
-    pub local_produce: bool,
-    #[serde(default)]
-    pub fresh: bool,
-    #[serde(default)]
-    pub reusable_box: bool,
-    pub batch: String,
-    pub qty: u32,
-    /// Unix ms; none for goods that keep.
-    pub expires_at: Option<i64>,
-}
 
 #[derive(Deserialize)]
 struct Withdrawn {
@@ -183,20 +161,6 @@ fn location(conn: &Connection, store: &str) -> Result<(f64, f64), ApiError> {
     }
 }
 
-/// An open offer as a searching store sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Offer {
-    /// The offering store.
-    pub store: String,
-    #[serde(flatten)]
-    pub item: Item,
-    /// Units not yet taken by accepted transfers.
-    pub available: u32,
-    /// From the searching store, rounded to 10 m.
-    pub distance_km: f64,
-    pub offered_at: i64,
-}
-
 /// Open offers of other stores within `radius_km` of `asker`, nearest first: not
 /// withdrawn, not expired, with units left; of one SKU, or of every SKU.
 pub fn offers_near(
@@ -246,54 +210,6 @@ pub fn offers_near(
 fn item_of(text: &str) -> Result<Item, ApiError> {
     serde_json::from_str(text)
         .map_err(|err| ApiError::Internal(format!("a kept offer is unreadable: {err}")))
-}
-
-/// Where a transfer stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    /// Waiting for the offering store.
-    Proposed,
-    /// The units are the receiving store's; both stores record the movement.
-    Accepted,
-    Declined,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Proposed => "proposed",
-            State::Accepted => "accepted",
-            State::Declined => "declined",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<State, String> {
-        match text {
-            "proposed" => Ok(State::Proposed),
-            "accepted" => Ok(State::Accepted),
-            "declined" => Ok(State::Declined),
-            other => Err(format!(
-                "state {other:?}: one of proposed, accepted, declined"
-            )),
-        }
-    }
-}
-
-/// A transfer of units of an offer from one store to another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Transfer {
-    pub transfer: i64,
-    /// The offering store, which sends the units.
-    pub from_store: String,
-    /// The store that asked, which receives them.
-    pub to_store: String,
-    pub qty: u32,
-    pub state: State,
-    pub proposed_at: i64,
-    pub decided_at: Option<i64>,
-    /// The offer, with its batch and SKU.
-    pub item: Item,
 }
 
 const TRANSFER: &str = "SELECT transfer, pool_transfer.store, to_store, pool_transfer.qty, state, \
@@ -800,6 +716,21 @@ mod tests {
         );
         // greens in W48 (2 sales), dairy and greens in W49 (2 and 1).
         assert_eq!(report.suppressed_cells, 3);
+    }
+
+    #[test]
+    fn a_store_without_a_location_is_told_how_to_get_one() {
+        let (_dir, conn) = alliance();
+        let key = SecretKey::generate().unwrap().public();
+        db::add_store(&conn, "nowhere", &key, 0).unwrap();
+        let err = offers_near(&conn, "nowhere", None, 5.0, NOW).unwrap_err();
+        assert!(matches!(err, ApiError::Unprocessable(_)), "{err}");
+        assert!(err.to_string().contains("--lat LAT --lon LON"), "{err}");
+        assert!(
+            locate(&conn, "nowhere", 91.0, 0.0)
+                .unwrap_err()
+                .contains("latitude")
+        );
     }
 
     #[test]

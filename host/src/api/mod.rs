@@ -10,6 +10,7 @@ mod inventory;
 mod metrics;
 mod openapi;
 mod plugins;
+mod pool;
 mod presale;
 mod recycling;
 mod reports;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub plugins: Arc<PluginsConfig>,
     /// The KPI targets the store sets itself.
     pub reports: Arc<ReportsConfig>,
+    /// The link to the alliance server; none when sync is off.
+    pub alliance: Option<Arc<crate::sync::Link>>,
 }
 
 /// How data-sharing reports are built.
@@ -132,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(delivery::mutating())
         .merge(sensors::mutating())
         .merge(sharing::mutating())
+        .merge(pool::mutating())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -145,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .merge(delivery::reading())
         .merge(sensors::reading())
         .merge(sharing::reading())
+        .merge(pool::reading())
         .merge(trace::reading())
         .merge(reports::reading())
         .merge(openapi::reading());

@@ -3,7 +3,7 @@
 //! A route added to a router belongs in `ApiDoc`'s `paths(...)` too.
 
 use super::{AppState, checkout, delivery, health, inventory, metrics, plugins, presale};
-use super::{recycling, reports, sensors, sharing, trace};
+use super::{pool, recycling, reports, sensors, sharing, trace};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::LazyLock;
@@ -72,6 +72,14 @@ pub const BEARER: &str = "bearer";
         sensors::acknowledge,
         sharing::list,
         sharing::build,
+        pool::make_offer,
+        pool::withdraw,
+        pool::list_offers,
+        pool::search,
+        pool::propose,
+        pool::list_transfers,
+        pool::accept,
+        pool::decline,
         trace::trace_batch,
         reports::today,
         document,
@@ -89,6 +97,7 @@ pub const BEARER: &str = "bearer";
         (name = "delivery", description = "Deliveries for elderly or disabled residents"),
         (name = "sensors", description = "Device readings and cold-chain alerts"),
         (name = "sharing", description = "Data-sharing reports for the alliance"),
+        (name = "pool", description = "The alliance's shared stock pool: offers, searches, transfers"),
         (name = "trace", description = "Batch trace"),
         (name = "reports", description = "Today's figures and the operating guide's KPIs"),
         (name = "health", description = "Liveness, metrics and this document"),

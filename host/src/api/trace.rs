@@ -21,7 +21,8 @@ pub fn reading() -> Router<AppState> {
 struct Trace {
     batch: Batch,
     sales: Vec<TracedSale>,
-    /// Units sent to other stores: whom else to tell.
+    /// Units sent to or received from other stores (the alliance's stock pool): whom
+    /// else to tell, and where the batch came from.
     transfers: Vec<Movement>,
     /// Every change of the batch's stock, oldest first: received, sold, transferred,
     /// written off.
@@ -60,7 +61,7 @@ async fn trace_batch(
                 units_sold: sold.iter().map(|sale| u64::from(sale.qty)).sum(),
                 transfers: movements
                     .iter()
-                    .filter(|movement| movement.reason == "transfer-out")
+                    .filter(|movement| movement.reason.starts_with("transfer-"))
                     .cloned()
                     .collect(),
                 movements,

@@ -272,7 +272,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     })
     .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
     let kv_conn = store::open(&config.data_dir).map_err(|err| err.to_string())?;
-    let link = crate::sync::Link::new(&config.alliance)?;
+    let link = crate::sync::Link::new(&config.alliance)?.map(Arc::new);
     let installer = Installer::new(runtime, kv_conn, config.limits, config.time_zone()?);
     let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
@@ -291,12 +291,13 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
             k: config.sharing.k,
             time_zone: config.time_zone()?,
         }),
+        alliance: link.clone(),
     };
     tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
     tokio::spawn(checkpoints(state.db.clone()));
     tokio::spawn(daily_sales(state.clone()));
     if let Some(link) = link {
-        tokio::spawn(crate::sync::push_outbox(state.clone(), link));
+        tokio::spawn(crate::sync::sync(state.clone(), link));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -10,6 +10,7 @@ pub mod installs;
 pub mod kv;
 pub mod outbox;
 pub mod points;
+pub mod pool;
 pub mod readers;
 pub mod reports;
 pub mod sales;

@@ -287,4 +287,25 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX outbox_pending ON outbox (seq) WHERE acked = 0;
     "#,
+    // 11: the alliance's shared stock pool: what this store offers (each offer goes to
+    // the alliance through the outbox), and the accepted transfers it has recorded as
+    // stock movements, each once by the alliance's id.
+    r#"
+    CREATE TABLE pool_offer (
+        offer        INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch        TEXT NOT NULL REFERENCES batch(batch),
+        qty          INTEGER NOT NULL CHECK (qty > 0),
+        offered_at   INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        withdrawn_at INTEGER
+    );
+    CREATE TABLE pool_transfer (
+        transfer    INTEGER PRIMARY KEY,
+        direction   TEXT NOT NULL CHECK (direction IN ('out', 'in')),
+        batch       TEXT NOT NULL REFERENCES batch(batch),
+        other_store TEXT NOT NULL,
+        qty         INTEGER NOT NULL CHECK (qty >= 0),
+        recorded_at INTEGER NOT NULL
+    );
+    "#,
 ];

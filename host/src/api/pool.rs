@@ -1,0 +1,435 @@
+//! The alliance's shared stock pool (跨社区互助库存池), from the store's side: offer
+//! surplus of a batch, search the offers of stores within a radius, ask for units,
+//! accept or decline what others ask of this store's offers. Offers travel through the
+//! outbox; searching, asking and deciding are calls to the alliance server, which
+//! arbitrates, so they need it online. Accepted transfers become stock movements of
+//! the batch on both sides (the batch trace lists them).
+
+use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use crate::store::pool::{self, LocalOffer, OfferError, Recorded};
+use crate::sync::{CallError, Link, TRANSFERS_PATH};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use linli_sdk::alliance::{Offer, State as TransferState, Transfer};
+use serde::{Deserialize, Serialize};
+
+pub fn reading() -> Router<AppState> {
+    Router::new()
+        .route("/pool/offers", get(list_offers))
+        .route("/pool/search", get(search))
+        .route("/pool/transfers", get(list_transfers))
+}
+
+pub fn mutating() -> Router<AppState> {
+    Router::new()
+        .route("/pool/offers", post(make_offer))
+        .route("/pool/offers/{offer}/withdraw", post(withdraw))
+        .route("/pool/transfers", post(propose))
+        .route("/pool/transfers/{transfer}/accept", post(accept))
+        .route("/pool/transfers/{transfer}/decline", post(decline))
+}
+
+impl From<OfferError> for ApiError {
+    fn from(err: OfferError) -> Self {
+        match err {
+            OfferError::NotFound(message) => ApiError::NotFound(message),
+            OfferError::Conflict(message) => ApiError::Conflict(message),
+            OfferError::Database(err) => err.into(),
+        }
+    }
+}
+
+/// Call the alliance server on a blocking thread; its refusals keep their meaning
+/// (404, 409, 422), anything else is the alliance failing the store.
+async fn alliance<T, F>(state: &AppState, call: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Link) -> Result<T, CallError> + Send + 'static,
+{
+    let link = state.alliance.clone().ok_or_else(|| {
+        ApiError::Unavailable(
+            "the stock pool needs the alliance: set `server`, `key` and `store` under [alliance] in the daemon's config"
+                .into(),
+        )
+    })?;
+    let answer = tokio::task::spawn_blocking(move || call(&link))
+        .await
+        .map_err(|err| ApiError::Internal(format!("alliance call failed: {err}")))?;
+    answer.map_err(|err| match err {
+        CallError::Unreachable(message) => ApiError::BadGateway(format!(
+            "{message}; the pool needs the alliance online, try again later (the store's own flows keep working)"
+        )),
+        CallError::Refused { status, message } => match status {
+            404 => ApiError::NotFound(message),
+            409 => ApiError::Conflict(message),
+            400 | 422 => ApiError::Unprocessable(message),
+            _ => ApiError::BadGateway(format!(
+                "the alliance server refused ({status}): {message}"
+            )),
+        },
+    })
+}
+
+/// Units of a batch to offer.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PoolOfferRequest)]
+#[serde(deny_unknown_fields)]
+struct Offering {
+    batch: String,
+    qty: u32,
+}
+
+/// Offer units of a batch to the alliance's pool. The offer goes to the alliance with
+/// the next push of the outbox; the units stay on sale until a transfer of them is
+/// accepted.
+#[utoipa::path(
+    post,
+    path = "/v1/pool/offers",
+    tag = "pool",
+    request_body = Offering,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The offer, queued for the alliance", body = LocalOffer),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such batch", body = ApiErrorBody),
+        (status = 409, description = "Fewer units on hand than offered, or the batch expired", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+    )
+)]
+async fn make_offer(
+    State(state): State<AppState>,
+    Body(offering): Body<Offering>,
+) -> Result<(StatusCode, Json<LocalOffer>), ApiError> {
+    if offering.qty == 0 {
+        return Err(ApiError::Unprocessable(
+            "qty: an offer is of at least 1 unit".into(),
+        ));
+    }
+    state
+        .with_db(move |conn, _| {
+            let offer = pool::offer(conn, &offering.batch, offering.qty, now_ms())?;
+            Ok((StatusCode::CREATED, Json(offer)))
+        })
+        .await
+}
+
+/// Take an offer back; the alliance stops offering it with the next push.
+#[utoipa::path(
+    post,
+    path = "/v1/pool/offers/{offer}/withdraw",
+    tag = "pool",
+    params(("offer" = String, Path, description = "The offer's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The offer, withdrawn", body = LocalOffer),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such offer", body = ApiErrorBody),
+        (status = 409, description = "Already withdrawn", body = ApiErrorBody),
+    )
+)]
+async fn withdraw(
+    State(state): State<AppState>,
+    Path(offer): Path<String>,
+) -> Result<Json<LocalOffer>, ApiError> {
+    state
+        .with_db(move |conn, _| Ok(Json(pool::withdraw(conn, &offer, now_ms())?)))
+        .await
+}
+
+/// This store's offers, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/pool/offers",
+    tag = "pool",
+    responses((status = 200, description = "The store's offers", body = Vec<LocalOffer>))
+)]
+async fn list_offers(State(state): State<AppState>) -> Result<Json<Vec<LocalOffer>>, ApiError> {
+    state.read_db(|conn, _| Ok(Json(pool::offers(conn)?))).await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Search {
+    /// Offers of this SKU; of every SKU without it.
+    sku: Option<String>,
+    /// From this store's location at the alliance, in km (default 5, the guide's 3-5 km).
+    radius_km: Option<f64>,
+}
+
+/// Open offers of other stores within a radius of this one, nearest first (asks the
+/// alliance server).
+#[utoipa::path(
+    get,
+    path = "/v1/pool/search",
+    tag = "pool",
+    params(Search),
+    responses(
+        (status = 200, description = "Offers within the radius", body = Vec<Offer>),
+        (status = 400, description = "A query parameter is invalid", body = ApiErrorBody),
+        (status = 422, description = "The radius is out of range, or the alliance has no location for this store", body = ApiErrorBody),
+        (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
+        (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
+    )
+)]
+async fn search(
+    State(state): State<AppState>,
+    Params(search): Params<Search>,
+) -> Result<Json<Vec<Offer>>, ApiError> {
+    let radius = search.radius_km.map(|radius| radius.to_string());
+    alliance(&state, move |link| {
+        let mut query = Vec::new();
+        if let Some(sku) = &search.sku {
+            query.push(("sku", sku.as_str()));
+        }
+        if let Some(radius) = &radius {
+            query.push(("radius_km", radius.as_str()));
+        }
+        link.call("GET", "/v1/alliance/offers", &query, Vec::new())
+    })
+    .await
+    .map(Json)
+}
+
+/// Units of another store's offer this store asks for.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PoolProposal)]
+#[serde(deny_unknown_fields)]
+struct Proposal {
+    /// The offering store.
+    store: String,
+    /// Its offer's id.
+    offer: String,
+    qty: u32,
+}
+
+/// Ask another store for units of its offer: a proposed transfer, for that store to
+/// accept or decline.
+#[utoipa::path(
+    post,
+    path = "/v1/pool/transfers",
+    tag = "pool",
+    request_body = Proposal,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The transfer, proposed", body = Transfer),
+        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such offer at the alliance", body = ApiErrorBody),
+        (status = 409, description = "Fewer units left than asked, or the offer is withdrawn or expired", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+        (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
+        (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
+    )
+)]
+async fn propose(
+    State(state): State<AppState>,
+    Body(proposal): Body<Proposal>,
+) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    let body = serde_json::to_vec(&proposal).expect("proposals serialise");
+    let proposed: Transfer = alliance(&state, move |link| {
+        link.call("POST", TRANSFERS_PATH, &[], body)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(proposed)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct Wanted {
+    /// Only transfers in this state: proposed (waiting for the offering store),
+    /// accepted or declined.
+    state: Option<TransferState>,
+}
+
+/// A transfer this store sends or receives, with how this store recorded it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = StoreTransfer)]
+struct Listed {
+    #[serde(flatten)]
+    transfer: Transfer,
+    /// The stock movement on this side, once the transfer is accepted and recorded.
+    recorded: Option<Recorded>,
+}
+
+/// Transfers this store sends or receives, newest first (asks the alliance server):
+/// the proposals waiting for this store to decide are those in state `proposed` whose
+/// `from_store` is this store.
+#[utoipa::path(
+    get,
+    path = "/v1/pool/transfers",
+    tag = "pool",
+    params(Wanted),
+    responses(
+        (status = 200, description = "The store's transfers", body = Vec<Listed>),
+        (status = 400, description = "A query parameter is invalid", body = ApiErrorBody),
+        (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
+        (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
+    )
+)]
+async fn list_transfers(
+    State(state): State<AppState>,
+    Params(wanted): Params<Wanted>,
+) -> Result<Json<Vec<Listed>>, ApiError> {
+    let transfers = store_transfers(&state, wanted.state).await?;
+    state
+        .read_db(move |conn, _| {
+            let mut listed = Vec::new();
+            for transfer in transfers {
+                let recorded = pool::recorded(conn, transfer.transfer)?;
+                listed.push(Listed { transfer, recorded });
+            }
+            Ok(Json(listed))
+        })
+        .await
+}
+
+/// The alliance's transfers of this store, in one state or all.
+async fn store_transfers(
+    state: &AppState,
+    wanted: Option<TransferState>,
+) -> Result<Vec<Transfer>, ApiError> {
+    alliance(state, move |link| {
+        let mut query = vec![("store", link.store())];
+        if let Some(wanted) = wanted {
+            query.push(("state", wanted.as_str()));
+        }
+        link.call("GET", TRANSFERS_PATH, &query, Vec::new())
+    })
+    .await
+}
+
+/// An accepted transfer and its stock movement on this side.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AcceptedTransfer)]
+struct Accepted {
+    transfer: Transfer,
+    recorded: Recorded,
+}
+
+/// Accept a transfer of this store's offer: the alliance takes the units from the
+/// offer (no two transfers get the same units), and the units leave the batch here
+/// as a `transfer-out` movement. The receiving store records them as they arrive.
+#[utoipa::path(
+    post,
+    path = "/v1/pool/transfers/{transfer}/accept",
+    tag = "pool",
+    params(("transfer" = i64, Path, description = "The alliance's transfer id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The transfer, accepted and recorded", body = Accepted),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such transfer of this store", body = ApiErrorBody),
+        (status = 409, description = "Already declined, the offer has too few units left, or the batch too few on hand", body = ApiErrorBody),
+        (status = 422, description = "The transfer is one this store asked for, not one of its offers", body = ApiErrorBody),
+        (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
+        (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
+    )
+)]
+async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Accepted>, ApiError> {
+    let transfer = own_transfer(&state, id).await?;
+    if transfer.state == TransferState::Proposed {
+        // Refuse before the alliance commits the units, while the batch can still say
+        // it has too few.
+        let (batch, qty) = (transfer.item.batch.clone(), transfer.qty);
+        state
+            .read_db(move |conn, _| {
+                let on_hand = crate::store::catalogue::batch(conn, &batch)?
+                    .map_or(0, |batch| batch.qty_on_hand);
+                if on_hand < qty {
+                    return Err(ApiError::Conflict(format!(
+                        "transfer {id}: {qty} units, batch {batch} has {on_hand} on hand; decline it"
+                    )));
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    let accepted = decide(&state, id, "accept").await?;
+    let store = state
+        .alliance
+        .as_ref()
+        .map(|link| link.store().to_string())
+        .unwrap_or_default();
+    let record = accepted.clone();
+    let recorded = state
+        .with_db(move |conn, _| {
+            let now = now_ms();
+            match pool::record(conn, &record, &store, now)? {
+                Some(recorded) => Ok(recorded),
+                None => pool::recorded(conn, record.transfer)?.ok_or_else(|| {
+                    ApiError::Internal(format!("transfer {id}: accepted but not recorded"))
+                }),
+            }
+        })
+        .await?;
+    Ok(Json(Accepted {
+        transfer: accepted,
+        recorded,
+    }))
+}
+
+/// Decline a transfer of this store's offer; its units stay offered.
+#[utoipa::path(
+    post,
+    path = "/v1/pool/transfers/{transfer}/decline",
+    tag = "pool",
+    params(("transfer" = i64, Path, description = "The alliance's transfer id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The transfer, declined", body = Transfer),
+        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        (status = 404, description = "No such transfer of this store", body = ApiErrorBody),
+        (status = 409, description = "Already accepted", body = ApiErrorBody),
+        (status = 422, description = "The transfer is one this store asked for, not one of its offers", body = ApiErrorBody),
+        (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
+        (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
+    )
+)]
+async fn decline(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Transfer>, ApiError> {
+    own_transfer(&state, id).await?;
+    decide(&state, id, "decline").await.map(Json)
+}
+
+/// A transfer of one of this store's offers: this store decides it.
+async fn own_transfer(state: &AppState, id: i64) -> Result<Transfer, ApiError> {
+    let transfer = store_transfers(state, None)
+        .await?
+        .into_iter()
+        .find(|transfer| transfer.transfer == id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "transfer {id}: no transfer of this store's offers or requests has that id"
+            ))
+        })?;
+    let store = state.alliance.as_ref().map(|link| link.store());
+    if Some(transfer.from_store.as_str()) != store {
+        return Err(ApiError::Unprocessable(format!(
+            "transfer {id} asks store {} for units; that store accepts or declines it",
+            transfer.from_store
+        )));
+    }
+    Ok(transfer)
+}
+
+async fn decide(state: &AppState, id: i64, decision: &'static str) -> Result<Transfer, ApiError> {
+    alliance(state, move |link| {
+        link.call(
+            "POST",
+            &format!("{TRANSFERS_PATH}/{id}/{decision}"),
+            &[],
+            Vec::new(),
+        )
+    })
+    .await
+}

@@ -1,0 +1,93 @@
+//! What a store daemon and the alliance server say to each other about the shared
+//! stock pool (feature `bundle`: native only).
+
+use serde::{Deserialize, Serialize};
+
+/// What a store offers: a batch of a SKU, described well enough for a store that does
+/// not stock the SKU to add it to its catalogue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PoolItem))]
+pub struct Item {
+    /// The offering store's id for the offer.
+    pub offer: String,
+    pub sku: String,
+    pub name: String,
+    pub category: String,
+    /// The offering store's shelf price, in cents.
+    pub unit_price: i64,
+    #[serde(default)]
+    pub local_produce: bool,
+    #[serde(default)]
+    pub fresh: bool,
+    #[serde(default)]
+    pub reusable_box: bool,
+    pub batch: String,
+    pub qty: u32,
+    /// Unix ms; none for goods that keep.
+    pub expires_at: Option<i64>,
+}
+
+/// An open offer as a searching store sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PoolOffer))]
+pub struct Offer {
+    /// The offering store.
+    pub store: String,
+    #[serde(flatten)]
+    pub item: Item,
+    /// Units not yet taken by accepted transfers.
+    pub available: u32,
+    /// From the searching store, rounded to 10 m.
+    pub distance_km: f64,
+    pub offered_at: i64,
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TransferState))]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for the offering store.
+    Proposed,
+    /// The units are the receiving store's; both stores record the movement.
+    Accepted,
+    Declined,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Proposed => "proposed",
+            State::Accepted => "accepted",
+            State::Declined => "declined",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<State, String> {
+        match text {
+            "proposed" => Ok(State::Proposed),
+            "accepted" => Ok(State::Accepted),
+            "declined" => Ok(State::Declined),
+            other => Err(format!(
+                "state {other:?}: one of proposed, accepted, declined"
+            )),
+        }
+    }
+}
+
+/// A transfer of units of an offer from one store to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PoolTransfer))]
+pub struct Transfer {
+    pub transfer: i64,
+    /// The offering store, which sends the units.
+    pub from_store: String,
+    /// The store that asked, which receives them.
+    pub to_store: String,
+    pub qty: u32,
+    pub state: State,
+    pub proposed_at: i64,
+    pub decided_at: Option<i64>,
+    /// The offer, with its batch and SKU.
+    pub item: Item,
+}
