@@ -73,8 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alliance/stores", get(alliance_stores))
         .route("/v1/alliance/offers", get(offers))
         .route("/v1/alliance/transfers", get(transfers).post(propose))
-        .route("/v1/alliance/transfers/{transfer}/accept", post(accept))
-        .route("/v1/alliance/transfers/{transfer}/decline", post(decline))
+        .route("/v1/alliance/transfers/{transfer}/{decision}", post(decide))
         .route("/v1/alliance/reports", get(reports))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES))
@@ -640,38 +639,25 @@ async fn propose(
         .await
 }
 
-async fn accept(
-    state: State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(transfer): Path<i64>,
-    body: Bytes,
-) -> Result<Json<pool::Transfer>, ApiError> {
-    decide(state, method, uri, headers, transfer, body, true).await
-}
-
-async fn decline(
-    state: State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(transfer): Path<i64>,
-    body: Bytes,
-) -> Result<Json<pool::Transfer>, ApiError> {
-    decide(state, method, uri, headers, transfer, body, false).await
-}
-
-/// The offering store (signed) accepts or declines a transfer of its offer.
+/// The offering store (signed) accepts or declines a transfer of its offer
+/// (`.../{transfer}/accept`, `.../{transfer}/decline`).
 async fn decide(
     State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    transfer: i64,
+    Path((transfer, decision)): Path<(i64, String)>,
     body: Bytes,
-    accept: bool,
 ) -> Result<Json<pool::Transfer>, ApiError> {
+    let accept = match decision.as_str() {
+        "accept" => true,
+        "decline" => false,
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "transfers/{transfer}/{other}: no such route; a transfer is accepted or declined"
+            )));
+        }
+    };
     read_only(&state)?;
     state
         .with_db(move |conn, _| {
