@@ -252,18 +252,24 @@ fn send(link: &Link, body: Vec<u8>) -> Result<i64, String> {
         .map_err(|err| err.to_string())
 }
 
-/// Record every accepted transfer this store sends or receives that it has not
-/// recorded yet (the accept answer records the sender's side at once; this catches a
-/// lost answer, and is how the receiving store learns of it).
+/// Record the transfers accepted since the last one this store pulled, in the order
+/// the alliance decided them (the accept answer records the sender's side at once;
+/// this catches a lost answer, and is how the receiving store learns of it).
 async fn pull_transfers(state: &AppState, link: &Arc<Link>) -> Result<(), String> {
+    let through = state
+        .read_db(|conn, _| Ok(pool::pulled_through(conn)?))
+        .await
+        .map_err(|err| err.to_string())?;
     let puller = link.clone();
     let accepted: Vec<Transfer> = tokio::task::spawn_blocking(move || {
+        let after = through.to_string();
         puller.call(
             "GET",
             TRANSFERS_PATH,
             &[
                 ("store", puller.store()),
                 ("state", State::Accepted.as_str()),
+                ("decided_after", &after),
             ],
             Vec::new(),
         )
@@ -271,44 +277,25 @@ async fn pull_transfers(state: &AppState, link: &Arc<Link>) -> Result<(), String
     .await
     .map_err(|err| format!("pull task failed: {err}"))?
     .map_err(|err| err.to_string())?;
-    let known = state
-        .read_db(|conn, _| {
-            let mut known = Vec::new();
-            for transfer in &accepted {
-                known.push(pool::recorded(conn, transfer.transfer)?.is_some());
-            }
-            Ok((accepted, known))
-        })
-        .await
-        .map_err(|err| err.to_string())?;
-    let new: Vec<Transfer> = known
-        .0
-        .into_iter()
-        .zip(known.1)
-        .filter_map(|(transfer, known)| (!known).then_some(transfer))
-        .collect();
-    if new.is_empty() {
+    if accepted.is_empty() {
         return Ok(());
     }
     let store = link.store.clone();
-    state
-        .with_db(move |conn, _| {
-            for transfer in &new {
-                if let Some(recorded) = pool::record(conn, transfer, &store, api::now_ms())? {
-                    tracing::info!(
-                        transfer = recorded.transfer,
-                        direction = recorded.direction,
-                        batch = recorded.batch,
-                        qty = recorded.qty,
-                        other_store = recorded.other_store,
-                        "pool transfer recorded"
-                    );
-                }
-            }
-            Ok(())
-        })
+    let recorded = state
+        .with_db(move |conn, _| Ok(pool::record_pulled(conn, &accepted, &store, api::now_ms())?))
         .await
-        .map_err(|err| err.to_string())
+        .map_err(|err| err.to_string())?;
+    for recorded in recorded {
+        tracing::info!(
+            transfer = recorded.transfer,
+            direction = recorded.direction,
+            batch = recorded.batch,
+            qty = recorded.qty,
+            other_store = recorded.other_store,
+            "pool transfer recorded"
+        );
+    }
+    Ok(())
 }
 
 /// Between half the backoff and all of it, so stores that lost the server together do

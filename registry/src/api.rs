@@ -680,6 +680,8 @@ struct TransferQuery {
     store: Option<String>,
     /// proposed (pending), accepted or declined.
     state: Option<String>,
+    /// Only transfers decided after this decision number, in the order decided.
+    decided_after: Option<i64>,
 }
 
 /// Transfers of the pool, newest first: the operator's view of pending ones, and where
@@ -696,7 +698,14 @@ async fn transfers(
         .transpose()
         .map_err(ApiError::BadRequest)?;
     state
-        .with_db(move |conn, _| Ok(Json(pool::transfers(conn, query.store.as_deref(), wanted)?)))
+        .with_db(move |conn, _| {
+            Ok(Json(pool::transfers(
+                conn,
+                query.store.as_deref(),
+                wanted,
+                query.decided_after,
+            )?))
+        })
         .await
 }
 

@@ -287,8 +287,8 @@ fn store_list(args: DataArgs) -> Result<(), String> {
 
 fn transfers(args: TransfersArgs) -> Result<(), String> {
     let conn = open(&args.data)?;
-    let transfers =
-        pool::transfers(&conn, args.store.as_deref(), args.state).map_err(|err| err.to_string())?;
+    let transfers = pool::transfers(&conn, args.store.as_deref(), args.state, None)
+        .map_err(|err| err.to_string())?;
     println!(
         "{}",
         serde_json::to_string_pretty(&transfers).expect("JSON prints")

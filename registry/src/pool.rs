@@ -55,6 +55,9 @@ pub const MIGRATION: &str = r#"
         state       TEXT NOT NULL CHECK (state IN ('proposed', 'accepted', 'declined')),
         proposed_at INTEGER NOT NULL,
         decided_at  INTEGER,
+        -- The alliance-wide order of decisions: a store pulls what was decided after
+        -- the last decision it recorded.
+        decision    INTEGER UNIQUE,
         FOREIGN KEY (store, offer) REFERENCES pool_offer (store, offer)
     );
     CREATE INDEX pool_transfer_store ON pool_transfer (store, state);
@@ -213,7 +216,7 @@ fn item_of(text: &str) -> Result<Item, ApiError> {
 }
 
 const TRANSFER: &str = "SELECT transfer, pool_transfer.store, to_store, pool_transfer.qty, state, \
-     proposed_at, decided_at, item \
+     proposed_at, decided_at, decision, item \
      FROM pool_transfer JOIN pool_offer \
      ON pool_offer.store = pool_transfer.store AND pool_offer.offer = pool_transfer.offer";
 
@@ -228,10 +231,11 @@ fn transfer_row(row: &rusqlite::Row) -> rusqlite::Result<(Transfer, String)> {
             state: State::parse(&state).unwrap_or(State::Proposed),
             proposed_at: row.get(5)?,
             decided_at: row.get(6)?,
+            decision: row.get(7)?,
             // Read from the `item` text by `with_item`.
             item: Item::default(),
         },
-        row.get(7)?,
+        row.get(8)?,
     ))
 }
 
@@ -241,18 +245,24 @@ fn with_item((mut transfer, item): (Transfer, String)) -> Result<Transfer, ApiEr
 }
 
 /// Transfers, newest first: those a store sends or receives (or every store's), in one
-/// state (or all).
+/// state (or all). With `decided_after`, only those decided after that decision, in the
+/// order they were decided: what a store has yet to record.
 pub fn transfers(
     conn: &Connection,
     store: Option<&str>,
     state: Option<State>,
+    decided_after: Option<i64>,
 ) -> Result<Vec<Transfer>, ApiError> {
     let mut statement = conn.prepare_cached(&format!(
         "{TRANSFER} WHERE (?1 IS NULL OR pool_transfer.store = ?1 OR to_store = ?1) \
-         AND (?2 IS NULL OR state = ?2) ORDER BY transfer DESC"
+         AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR decision > ?3) \
+         ORDER BY CASE WHEN ?3 IS NULL THEN -transfer ELSE decision END"
     ))?;
     let rows = statement
-        .query_map(params![store, state.map(State::as_str)], transfer_row)?
+        .query_map(
+            params![store, state.map(State::as_str), decided_after],
+            transfer_row,
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(with_item).collect()
 }
@@ -379,7 +389,8 @@ pub fn decide(
         )?;
     }
     tx.execute(
-        "UPDATE pool_transfer SET state = ?2, decided_at = ?3 WHERE transfer = ?1",
+        "UPDATE pool_transfer SET state = ?2, decided_at = ?3, \
+         decision = (SELECT COALESCE(MAX(decision), 0) + 1 FROM pool_transfer) WHERE transfer = ?1",
         params![id, wanted.as_str(), now],
     )?;
     let decided = transfer(&tx, id)?;
@@ -652,12 +663,18 @@ mod tests {
             4
         );
         assert_eq!(
-            transfers(&conn, Some("corner"), Some(State::Accepted))
+            transfers(&conn, Some("corner"), Some(State::Accepted), None)
                 .unwrap()
                 .len(),
             1
         );
-        assert_eq!(transfers(&conn, None, None).unwrap().len(), 2);
+        assert_eq!(transfers(&conn, None, None, None).unwrap().len(), 2);
+        // Decisions are numbered in the order they were made; a store pulls from its
+        // last one on.
+        assert_eq!((accepted.decision, declined.decision), (Some(1), Some(2)));
+        let after = transfers(&conn, Some("market"), None, Some(1)).unwrap();
+        assert_eq!(after, vec![declined.clone()]);
+        assert!(transfers(&conn, None, None, Some(2)).unwrap().is_empty());
         // Asking for more than is left, or from a withdrawn offer, is refused at once.
         assert!(propose(&mut conn, "corner", "market", "o1", 5, NOW).is_err());
         let withdrawn = Event {

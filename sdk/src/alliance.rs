@@ -88,6 +88,9 @@ pub struct Transfer {
     pub state: State,
     pub proposed_at: i64,
     pub decided_at: Option<i64>,
+    /// The alliance-wide number of the decision, in the order decisions were made: a
+    /// store pulls the transfers decided after the last one it recorded.
+    pub decision: Option<i64>,
     /// The offer, with its batch and SKU.
     pub item: Item,
 }

@@ -5,7 +5,7 @@
 //! pull brings them first.
 
 use super::catalogue::{self, Batch, Sku};
-use linli_sdk::alliance::{Item, Transfer};
+use linli_sdk::alliance::{Item, State, Transfer};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -216,6 +216,62 @@ pub fn record(
     store: &str,
     now: i64,
 ) -> rusqlite::Result<Option<Recorded>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let recorded = record_in(&tx, transfer, store, now)?;
+    tx.commit()?;
+    Ok(recorded)
+}
+
+/// The `meta` key of the last alliance decision this store pulled and recorded.
+const PULLED_THROUGH: &str = "pool.decided-through";
+
+/// The last alliance decision this store pulled: it asks for those after it.
+pub fn pulled_through(conn: &Connection) -> rusqlite::Result<i64> {
+    let through: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [PULLED_THROUGH],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(through.and_then(|text| text.parse().ok()).unwrap_or(0))
+}
+
+/// Record pulled transfers, in the order they were decided, each in one transaction
+/// with the advance of `pulled_through` past its decision: a crash between two loses
+/// nothing and records nothing twice. What was newly recorded.
+pub fn record_pulled(
+    conn: &mut Connection,
+    transfers: &[Transfer],
+    store: &str,
+    now: i64,
+) -> rusqlite::Result<Vec<Recorded>> {
+    let mut recorded = Vec::new();
+    for transfer in transfers {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        recorded.extend(record_in(&tx, transfer, store, now)?);
+        if let Some(decision) = transfer.decision {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value \
+                 WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                params![PULLED_THROUGH, decision.to_string()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(recorded)
+}
+
+fn record_in(
+    tx: &Connection,
+    transfer: &Transfer,
+    store: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Recorded>> {
+    if transfer.state != State::Accepted {
+        return Ok(None);
+    }
     let direction = if transfer.from_store == store {
         "out"
     } else if transfer.to_store == store {
@@ -223,7 +279,6 @@ pub fn record(
     } else {
         return Ok(None);
     };
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let known: Option<i64> = tx
         .query_row(
             "SELECT transfer FROM pool_transfer WHERE transfer = ?1",
@@ -236,7 +291,7 @@ pub fn record(
     }
     let item = &transfer.item;
     let (batch, other_store, qty, reason, reference) = if direction == "out" {
-        let on_hand = catalogue::batch(&tx, &item.batch)?.map_or(0, |batch| batch.qty_on_hand);
+        let on_hand = catalogue::batch(tx, &item.batch)?.map_or(0, |batch| batch.qty_on_hand);
         let qty = transfer.qty.min(on_hand);
         let mut reference = format!(
             "pool transfer {} to {} (offer {})",
@@ -253,7 +308,7 @@ pub fn record(
             reference.push_str(&format!(": {} accepted, {qty} on hand", transfer.qty));
         }
         if qty > 0 {
-            catalogue::take(&tx, &item.batch, qty)?;
+            catalogue::take(tx, &item.batch, qty)?;
         }
         (
             item.batch.clone(),
@@ -263,9 +318,9 @@ pub fn record(
             reference,
         )
     } else {
-        if catalogue::sku(&tx, &item.sku)?.is_none() {
+        if catalogue::sku(tx, &item.sku)?.is_none() {
             catalogue::insert_sku(
-                &tx,
+                tx,
                 &Sku {
                     sku: item.sku.clone(),
                     name: item.name.clone(),
@@ -277,7 +332,7 @@ pub fn record(
                 },
             )?;
         }
-        let code = arriving_batch(&tx, transfer)?;
+        let code = arriving_batch(tx, transfer)?;
         tx.prepare_cached(
             "INSERT INTO batch (batch, sku, supplier, received_at, expires_at, qty_received, qty_on_hand) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
@@ -305,7 +360,7 @@ pub fn record(
     };
     if qty > 0 {
         catalogue::record_movement(
-            &tx,
+            tx,
             now,
             &batch,
             if direction == "out" {
@@ -322,7 +377,6 @@ pub fn record(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![transfer.transfer, direction, batch, other_store, qty, now],
     )?;
-    tx.commit()?;
     Ok(Some(Recorded {
         transfer: transfer.transfer,
         direction: direction.into(),
@@ -355,7 +409,6 @@ pub fn recorded(conn: &Connection, transfer: i64) -> rusqlite::Result<Option<Rec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linli_sdk::alliance::State;
 
     const NOW: i64 = 1_780_000_000_000;
 
@@ -396,6 +449,7 @@ mod tests {
             state: State::Accepted,
             proposed_at: NOW,
             decided_at: Some(NOW),
+            decision: Some(id),
             item: item(
                 "7",
                 &milk(),
@@ -522,6 +576,40 @@ mod tests {
             movements
                 .iter()
                 .all(|movement| movement.reason == "transfer-in")
+        );
+    }
+
+    #[test]
+    fn pulled_transfers_advance_how_far_the_store_pulled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open(dir.path()).unwrap();
+        catalogue::insert_sku(&conn, &milk()).unwrap();
+        assert_eq!(pulled_through(&conn).unwrap(), 0);
+        let pulled = [
+            transfer(3, "market", "corner", "L1", 2),
+            transfer(5, "market", "corner", "L1", 1),
+        ];
+        let recorded = record_pulled(&mut conn, &pulled, "corner", NOW).unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(pulled_through(&conn).unwrap(), 5);
+        // Pulled again (an answer lost before the store saw it): nothing twice, and the
+        // mark never goes back.
+        assert!(
+            record_pulled(&mut conn, &pulled[..1], "corner", NOW)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(pulled_through(&conn).unwrap(), 5);
+        assert_eq!(on_hand(&conn, "L1"), 3);
+        // A declined transfer moves nothing.
+        let declined = Transfer {
+            state: State::Declined,
+            ..transfer(6, "market", "corner", "L1", 4)
+        };
+        assert!(
+            record(&mut conn, &declined, "corner", NOW)
+                .unwrap()
+                .is_none()
         );
     }
 }
