@@ -230,18 +230,31 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
     let acked = tokio::task::spawn_blocking(move || send(&sender, body))
         .await
         .map_err(|err| format!("push task failed: {err}"))??;
+    if acked < last {
+        // Events are sent in order with no gap, so the server is missing some it once
+        // acknowledged (its data was restored from an older copy): send them again from
+        // the first it lacks. The server keeps each (store, seq) once, so nothing it
+        // still has is kept twice.
+        let waiting = state
+            .with_db(move |conn, _| {
+                outbox::acknowledge(conn, acked)?;
+                Ok(outbox::resend_after(conn, acked)?)
+            })
+            .await
+            .map_err(|err| err.to_string())?;
+        return Err(format!(
+            "{} acknowledged events of store {} only up to seq {acked}, sent {first}..={last}; \
+             it lost events it had acknowledged (restored from an older copy?): \
+             {waiting} events are sent again from seq {}",
+            link.server,
+            link.store,
+            acked + 1
+        ));
+    }
     state
         .with_db(move |conn, _| Ok(outbox::acknowledge(conn, acked)?))
         .await
         .map_err(|err| err.to_string())?;
-    if acked < last {
-        // Events are sent in order with no gap, so the server is missing some it once
-        // acknowledged (its data was restored from an older copy).
-        return Err(format!(
-            "{} acknowledged events of store {} only up to seq {acked}, sent {first}..={last}",
-            link.server, link.store
-        ));
-    }
     Ok(full)
 }
 

@@ -44,6 +44,14 @@ pub fn acknowledge(conn: &Connection, seq: i64) -> rusqlite::Result<usize> {
         .execute(params![seq])
 }
 
+/// Mark every event after `seq` waiting again, so sync sends it again: the server
+/// acknowledged less than it once did (its data was restored from an older copy). How
+/// many events wait again.
+pub fn resend_after(conn: &Connection, seq: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("UPDATE outbox SET acked = 0 WHERE acked = 1 AND seq > ?1")?
+        .execute(params![seq])
+}
+
 /// The outbox kind of a day's sales per category.
 pub const DAILY_SALES: &str = "daily-sales";
 /// The `meta` key of the last store day whose sales are queued.
@@ -201,6 +209,16 @@ mod tests {
                 {"category": "greens", "sales": 1, "units": 3, "revenue": 150},
             ]})
         );
+        // The server acknowledges all, then loses the last two (restored from a backup).
+        assert_eq!(acknowledge(&conn, 3).unwrap(), 3);
+        assert_eq!(pending_count(&conn).unwrap(), 0);
+        assert_eq!(resend_after(&conn, 1).unwrap(), 2);
+        let again: Vec<i64> = pending(&conn, 10)
+            .unwrap()
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        assert_eq!(again, [2, 3]);
         let wednesday: serde_json::Value = serde_json::from_str(&queued[2].payload).unwrap();
         assert_eq!(
             wednesday,
