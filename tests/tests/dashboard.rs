@@ -361,6 +361,14 @@ fn the_dashboard_in_a_browser_shows_the_apis_numbers_and_acts_on_clicks() {
     );
     assert_eq!(status, 201, "{body}");
 
+    let (_, milk) = daemon.get("/v1/inventory/skus/MILK-1L");
+    let (status, offer) = daemon.post(
+        "/v1/pool/offers",
+        &json!({"batch": milk["batches"][0]["batch"], "qty": 1}),
+    );
+    assert_eq!(status, 201, "{offer}");
+    let offer = offer["offer"].as_str().unwrap().to_string();
+
     browser.goto(&format!("{}/", daemon.url));
     let (_, today) = daemon.get("/v1/reports/today");
     shows(&browser, "#today-baskets", "3");
@@ -506,5 +514,30 @@ fn the_dashboard_in_a_browser_shows_the_apis_numbers_and_acts_on_clicks() {
         &browser,
         &format!("#plugin-state-{install}"),
         "启用 enabled",
+    );
+
+    // The stock pool: this daemon has no [alliance], and the page says so rather than
+    // failing; its own offer is listed and withdrawn with a click.
+    shows(
+        &browser,
+        "#pool-status",
+        "未接入联盟 not connected to the alliance",
+    );
+    browser.click(&format!("#withdraw-{offer}")).unwrap();
+    browser.wait_for("the offer to be withdrawn", |_| {
+        let (_, offers) = daemon.get("/v1/pool/offers");
+        if offers[0]["withdrawn_at"].is_i64() {
+            Ok(())
+        } else {
+            Err(offers.to_string())
+        }
+    });
+    // The row updates after the click: withdrawn, with no button left.
+    browser.wait_for(
+        "the offer's row to show it withdrawn",
+        |browser| match browser.find(&format!("#withdraw-{offer}")) {
+            None => Ok(()),
+            Some(_) => Err("the Withdraw button is still there".into()),
+        },
     );
 }

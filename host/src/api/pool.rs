@@ -252,6 +252,9 @@ struct Wanted {
 struct Listed {
     #[serde(flatten)]
     transfer: Transfer,
+    /// `out` when this store sends the units (its offer: it accepts or declines), `in`
+    /// when it asked for them.
+    direction: String,
     /// The stock movement on this side, once the transfer is accepted and recorded.
     recorded: Option<Recorded>,
 }
@@ -277,11 +280,21 @@ async fn list_transfers(
 ) -> Result<Json<Vec<Listed>>, ApiError> {
     let transfers = store_transfers(&state, wanted.state).await?;
     state
-        .read_db(move |conn, _| {
+        .read_db(move |conn, state| {
+            let store = state.alliance.as_ref().map(|link| link.store());
             let mut listed = Vec::new();
             for transfer in transfers {
                 let recorded = pool::recorded(conn, transfer.transfer)?;
-                listed.push(Listed { transfer, recorded });
+                let direction = if Some(transfer.from_store.as_str()) == store {
+                    "out"
+                } else {
+                    "in"
+                };
+                listed.push(Listed {
+                    transfer,
+                    direction: direction.into(),
+                    recorded,
+                });
             }
             Ok(Json(listed))
         })

@@ -294,6 +294,59 @@ async function refreshDeliveries() {
     || '<tr><td colspan="5" class="empty">无 none</td></tr>');
 }
 
+// ---- The alliance's stock pool ----
+
+async function refreshOffers() {
+  const offers = await getJson("/v1/pool/offers");
+  setRows("offers-body", offers.map((o) => `<tr id="offer-${idPart(o.offer)}">
+    <td>${esc(o.offer)}</td><td>${esc(o.batch)}</td><td>${esc(o.sku)}</td><td class="num">${o.qty}</td>
+    <td>${o.withdrawn_at == null ? '<span class="good">报出中 offered</span>' : "已撤回 withdrawn " + time(o.withdrawn_at)}</td>
+    <td>${o.withdrawn_at == null ? `<button type="button" id="withdraw-${idPart(o.offer)}" data-offer="${esc(o.offer)}">撤回 Withdraw</button>` : ""}</td></tr>`).join("")
+    || '<tr><td colspan="6" class="empty">无 none</td></tr>');
+}
+
+async function refreshTransfers() {
+  const response = await fetch("/v1/pool/transfers", { headers: { accept: "application/json" } });
+  if (response.status === 503 || response.status === 502) {
+    // Sync off, or the alliance server away: the store works on; say so, no error.
+    const answer = await response.json().catch(() => ({}));
+    setText("pool-status", response.status === 503 ? "未接入联盟 not connected to the alliance" : "联盟服务器不可达 alliance server unreachable");
+    $("pool-status").title = answer.error || "";
+    setRows("transfers-body", '<tr><td colspan="7" class="empty">—</td></tr>');
+    return;
+  }
+  if (!response.ok) throw new Error(`/v1/pool/transfers: ${response.status} ${await response.text()}`);
+  setText("pool-status", "");
+  const transfers = await response.json();
+  setRows("transfers-body", transfers.slice(0, 20).map((t) => {
+    const waiting = t.state === "proposed" && t.direction === "out";
+    const state = t.state === "accepted" ? `<span class="good">已接受 accepted</span>${t.recorded ? "" : " (未入账 not recorded yet)"}`
+      : t.state === "declined" ? "已拒绝 declined" : waiting ? '<span class="bad">待本店决定 waiting for us</span>' : "待对方 waiting";
+    return `<tr id="transfer-${t.transfer}">
+      <td>${t.transfer}</td><td>${t.direction === "out" ? "调出 out" : "调入 in"}</td>
+      <td>${esc(t.direction === "out" ? t.to_store : t.from_store)}</td><td>${esc(t.item.batch)} (${esc(t.item.sku)})</td>
+      <td class="num">${t.qty}</td><td id="transfer-state-${t.transfer}">${state}</td>
+      <td>${waiting ? `<button type="button" id="accept-${t.transfer}" data-transfer="${t.transfer}" data-decision="accept">接受 Accept</button>
+        <button type="button" id="decline-${t.transfer}" data-transfer="${t.transfer}" data-decision="decline">拒绝 Decline</button>` : ""}</td></tr>`;
+  }).join("") || '<tr><td colspan="7" class="empty">无 none</td></tr>');
+}
+
+$("offers-body").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-offer]");
+  if (!button) return;
+  button.disabled = true;
+  await send("POST", `/v1/pool/offers/${encodeURIComponent(button.dataset.offer)}/withdraw`);
+  await refreshOffers();
+});
+
+$("transfers-body").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-transfer]");
+  if (!button) return;
+  button.disabled = true;
+  await send("POST", `/v1/pool/transfers/${button.dataset.transfer}/${button.dataset.decision}`);
+  await run([refreshTransfers, refreshStock]);
+});
+
 // ---- Polling ----
 
 async function run(tasks) {
@@ -304,7 +357,7 @@ async function run(tasks) {
   setText("updated", "更新于 updated " + new Date().toLocaleTimeString());
 }
 
-const fast = () => run([refreshToday, refreshStock, refreshAlerts, refreshPlugins, refreshPresale, refreshDeliveries]);
+const fast = () => run([refreshToday, refreshStock, refreshAlerts, refreshPlugins, refreshPresale, refreshDeliveries, refreshOffers, refreshTransfers]);
 const slow = () => run([refreshExpiring, refreshSlowMovers]);
 const charts = () => run([refreshCharts]);
 
