@@ -57,7 +57,7 @@ fn each_pricing_install_sees_the_previous_prices_and_the_trail_names_it() {
         ],
     ));
     let (now, basket) = near_expiry_basket();
-    let priced = pipeline.quote(&basket, now);
+    let priced = pipeline.quote(basket.clone(), now);
     // milk 1290 → 903 (−30%) → 813 (−10% of 903, rounded); bread 800 → 400 → 360.
     assert_eq!(priced.unit_prices[..2], [813, 360]);
     assert_eq!(priced.totals[0], 2 * 813);
@@ -91,7 +91,7 @@ fn a_failing_install_is_skipped_and_the_line_keeps_its_price() {
     pipeline.add(install("broken", &hostile_pricing(), &[("mode", "panic")]));
     pipeline.add(install("markdown", &markdown, &[]));
     let (now, basket) = near_expiry_basket();
-    let priced = pipeline.quote(&basket, now);
+    let priced = pipeline.quote(basket.clone(), now);
     assert_eq!(
         priced.unit_prices,
         [858, 380, 1425, 3790],
@@ -103,7 +103,7 @@ fn a_failing_install_is_skipped_and_the_line_keeps_its_price() {
 
     let alone = Pipeline::new(World::Pricing, 5);
     alone.add(install("broken", &hostile_pricing(), &[("mode", "spin")]));
-    let priced = alone.quote(&basket, now);
+    let priced = alone.quote(basket.clone(), now);
     let shelf: Vec<i64> = basket.lines.iter().map(|line| line.unit_price).collect();
     assert_eq!(priced.unit_prices, shelf, "every line keeps its price");
 }
@@ -118,7 +118,7 @@ fn the_circuit_breaker_disables_after_consecutive_failures_until_re_enabled() {
     ));
     let (now, basket) = near_expiry_basket();
     for _ in 0..3 {
-        assert_eq!(pipeline.quote(&basket, now).skipped.len(), 1);
+        assert_eq!(pipeline.quote(basket.clone(), now).skipped.len(), 1);
     }
     let status = &pipeline.status()[0];
     assert!(status.tripped && !status.active, "{status:?}");
@@ -134,14 +134,14 @@ fn the_circuit_breaker_disables_after_consecutive_failures_until_re_enabled() {
             .contains("unreachable")
     );
     // Tripped: no longer called at all.
-    assert!(pipeline.quote(&basket, now).skipped.is_empty());
+    assert!(pipeline.quote(basket.clone(), now).skipped.is_empty());
     assert_eq!(pipeline.status()[0].calls, 3);
 
     pipeline.set_enabled("broken", true).unwrap();
     let status = &pipeline.status()[0];
     assert!(status.active && !status.tripped && status.consecutive_failures == 0);
     assert_eq!(
-        pipeline.quote(&basket, now).skipped.len(),
+        pipeline.quote(basket.clone(), now).skipped.len(),
         1,
         "called again"
     );
@@ -153,9 +153,9 @@ fn a_success_resets_the_consecutive_count() {
     let plugin = hostile_pricing();
     let (now, basket) = near_expiry_basket();
     pipeline.add(install("flaky", &plugin, &[("mode", "panic")]));
-    pipeline.quote(&basket, now);
+    pipeline.quote(basket.clone(), now);
     pipeline.add(install("flaky", &plugin, &[]));
-    pipeline.quote(&basket, now);
+    pipeline.quote(basket.clone(), now);
     assert_eq!(pipeline.status()[0].consecutive_failures, 0);
     assert!(pipeline.status()[0].active);
 }
@@ -169,7 +169,7 @@ fn a_refusal_reaches_the_caller_and_does_not_trip_the_breaker() {
     let Call::Quote(basket) = Call::from_json(World::Pricing, None, request).unwrap() else {
         unreachable!()
     };
-    let priced = pipeline.quote(&basket, context.now);
+    let priced = pipeline.quote(basket.clone(), context.now);
     assert_eq!(priced.refusals.len(), 1);
     assert!(pipeline.status()[0].active);
 }

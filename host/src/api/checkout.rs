@@ -225,7 +225,6 @@ fn price(
     now: i64,
 ) -> Result<Quote, ApiError> {
     let mut consumed = HashMap::new();
-    let mut quoted = Vec::new();
     let mut request = QuoteRequest {
         lines: Vec::new(),
         customer: basket.customer.clone(),
@@ -236,6 +235,8 @@ fn price(
         return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
     }
     let stock = state.stock.stock(conn)?;
+    // The SKU of each request line, for what the quote shows besides the price.
+    let mut skus = Vec::new();
     for (index, wanted) in basket.lines.iter().enumerate() {
         if wanted.qty == 0 {
             return Err(ApiError::Unprocessable(format!(
@@ -262,29 +263,30 @@ fn price(
                 unit_price: sku.unit_price,
                 category: sku.category.clone(),
                 local_produce: sku.local_produce,
-                batch: Some(allocation.batch.clone()),
+                batch: Some(allocation.batch.to_string()),
                 expires_at: allocation.expires_at,
             });
-            quoted.push(QuotedLine {
-                sku: sku.sku.clone(),
-                name: sku.name.clone(),
-                batch: allocation.batch,
-                expires_at: allocation.expires_at,
-                qty: allocation.qty,
-                shelf_price: sku.unit_price,
-                unit_price: sku.unit_price,
-                total: sku.unit_price * i64::from(allocation.qty),
-            });
+            skus.push(sku);
         }
     }
-    let priced = state.pipeline(World::Pricing).quote(&request, now);
-    for (line, (unit_price, total)) in quoted
-        .iter_mut()
-        .zip(priced.unit_prices.iter().zip(&priced.totals))
-    {
-        line.unit_price = *unit_price;
-        line.total = *total;
-    }
+    // The pipeline hands the lines back with their final prices: the quote takes their
+    // strings rather than copying them again.
+    let priced = state.pipeline(World::Pricing).quote(request, now);
+    let quoted: Vec<QuotedLine> = priced
+        .lines
+        .into_iter()
+        .zip(skus)
+        .map(|(line, sku)| QuotedLine {
+            name: sku.name.clone(),
+            batch: line.batch.unwrap_or_default(),
+            expires_at: line.expires_at,
+            qty: line.qty,
+            shelf_price: sku.unit_price,
+            unit_price: line.unit_price,
+            total: line.unit_price * i64::from(line.qty),
+            sku: line.sku,
+        })
+        .collect();
     Ok(Quote {
         shelf_total: quoted
             .iter()

@@ -375,7 +375,7 @@ fn price_one_unit(state: &AppState, sku: &Sku, view: &mut ExpiringBatch, now: i6
         }],
         customer: None,
     };
-    let priced = state.pipeline(World::Pricing).quote(&request, now);
+    let priced = state.pipeline(World::Pricing).quote(request, now);
     if !priced.refusals.is_empty() {
         view.reasons = priced
             .refusals

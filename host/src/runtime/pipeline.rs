@@ -5,7 +5,7 @@
 //! install, else a clear refusal), its failure is recorded, and after
 //! `breaker_threshold` consecutive failures it is disabled until re-enabled.
 
-use super::bindings::types::PolicyError;
+use super::bindings::types::{BasketLine, PolicyError};
 use super::shadow::{Shadow, ShadowCounts};
 use super::{
     Answer, Call, CallContext, CallError, Limits, Plugin, QuoteRequest, StoreAccess, World,
@@ -218,6 +218,8 @@ pub struct Refusal {
 /// A basket priced by the whole pricing pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PricedBasket {
+    /// The request's lines with their final unit prices, in request order.
+    pub lines: Vec<BasketLine>,
     /// Final unit price of each line, in request order.
     pub unit_prices: Vec<i64>,
     /// Final total of each line.
@@ -381,15 +383,19 @@ impl Pipeline {
     }
 
     /// Price a basket through every active pricing install, in order.
-    pub fn quote(&self, request: &QuoteRequest, now: i64) -> PricedBasket {
+    pub fn quote(&self, request: QuoteRequest, now: i64) -> PricedBasket {
         assert_eq!(
             self.world,
             World::Pricing,
             "quote on a {} pipeline",
             self.world
         );
-        let mut lines = request.lines.clone();
+        let QuoteRequest {
+            mut lines,
+            customer,
+        } = request;
         let mut priced = PricedBasket {
+            lines: Vec::new(),
             unit_prices: Vec::new(),
             totals: Vec::new(),
             trail: Vec::new(),
@@ -400,7 +406,7 @@ impl Pipeline {
             // Each install sees the prices the previous ones left.
             let call = Call::Quote(QuoteRequest {
                 lines,
-                customer: request.customer.clone(),
+                customer: customer.clone(),
             });
             let result = install.call(&call, now, self.breaker_threshold);
             let Call::Quote(seen) = call else {
@@ -437,6 +443,7 @@ impl Pipeline {
         priced.totals = (lines.iter())
             .map(|line| line.unit_price * i64::from(line.qty))
             .collect();
+        priced.lines = lines;
         priced
     }
 

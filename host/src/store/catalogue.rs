@@ -32,8 +32,8 @@ pub struct Batch {
 
 /// Units of one batch taken for a basket line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Allocation {
-    pub batch: String,
+pub struct Allocation<'a> {
+    pub batch: &'a str,
     pub qty: u32,
     pub expires_at: Option<i64>,
 }
@@ -273,12 +273,12 @@ impl StockCache {
 /// Take `qty` units FIFO from the unexpired `batches` (oldest first) at `now`, after
 /// the units `consumed` already took from them (earlier lines of the same basket);
 /// `Err(available)` when there are not enough.
-pub fn allocate(
-    batches: &[Batch],
+pub fn allocate<'a>(
+    batches: &'a [Batch],
     qty: u32,
     now: i64,
-    consumed: &mut HashMap<String, u32>,
-) -> Result<Vec<Allocation>, u32> {
+    consumed: &mut HashMap<&'a str, u32>,
+) -> Result<Vec<Allocation<'a>>, u32> {
     let mut left = qty;
     let mut taken = Vec::new();
     let mut available = 0u32;
@@ -287,7 +287,7 @@ pub fn allocate(
         if batch.expires_at.is_some_and(|expires| expires <= now) {
             continue;
         }
-        let used = consumed.get(&batch.batch).copied().unwrap_or(0);
+        let used = consumed.get(batch.batch.as_str()).copied().unwrap_or(0);
         let free = batch.qty_on_hand.saturating_sub(used);
         available = available.saturating_add(free);
         let take = left.min(free);
@@ -296,7 +296,7 @@ pub fn allocate(
         }
         left -= take;
         taken.push(Allocation {
-            batch: batch.batch.clone(),
+            batch: &batch.batch,
             qty: take,
             expires_at: batch.expires_at,
         });
@@ -305,7 +305,7 @@ pub fn allocate(
         return Err(available);
     }
     for allocation in &taken {
-        *consumed.entry(allocation.batch.clone()).or_default() += allocation.qty;
+        *consumed.entry(allocation.batch).or_default() += allocation.qty;
     }
     Ok(taken)
 }
@@ -483,7 +483,7 @@ mod tests {
         let batches = [expired, old, batch("new", 20)];
         let mut consumed = HashMap::new();
         let first = allocate(&batches, 3, 100, &mut consumed).unwrap();
-        let taken: Vec<(&str, u32)> = first.iter().map(|a| (a.batch.as_str(), a.qty)).collect();
+        let taken: Vec<(&str, u32)> = first.iter().map(|a| (a.batch, a.qty)).collect();
         assert_eq!(taken, [("old", 2), ("new", 1)]);
         // A second line of the same SKU sees what the first took: 4 left in `new`.
         assert_eq!(allocate(&batches, 5, 100, &mut consumed).unwrap_err(), 4);
