@@ -829,3 +829,64 @@ fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let daemon = Daemon::start(dir.path());
     assert_eq!(on_hand(&daemon, "MILK-1L"), before - 1);
 }
+
+/// One HTTP/1.1 request on an open connection; the head of the answer (status line and
+/// headers, lower-cased) and its body.
+fn exchange(stream: &mut std::net::TcpStream, request: &str) -> (String, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line.to_lowercase());
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .map(|value| value.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn an_answer_sent_before_the_body_was_read_says_the_connection_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let basket = r#"{"lines":[{"sku":"MILK-1L","qty":1}]}"#;
+    let post = |path: &str, token: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n{token}content-length: {}\r\n\r\n{basket}",
+            basket.len()
+        )
+    };
+
+    // A quote reads its body: the connection stays open for the next request.
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let (head, body) = exchange(&mut stream, &post("/v1/checkout/quote", ""));
+    assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let (head, _) = exchange(
+        &mut stream,
+        &format!("GET /healthz HTTP/1.1\r\nhost: {address}\r\n\r\n"),
+    );
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    // Refused for its token before its body was read: the answer says so.
+    let (head, body) = exchange(&mut stream, &post("/v1/checkout/commit", ""));
+    assert!(head.starts_with("http/1.1 401"), "{head}{body}");
+    assert!(head.contains("connection: close"), "{head}");
+    // With the token, the same request is read and sold, on a fresh connection.
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let bearer = format!("authorization: Bearer {}\r\n", daemon.token);
+    let (head, body) = exchange(&mut stream, &post("/v1/checkout/commit", &bearer));
+    assert!(head.starts_with("http/1.1 201"), "{head}{body}");
+    assert!(!head.contains("connection: close"), "{head}");
+}

@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::count,
         ))
+        .layer(axum::middleware::from_fn(close_if_unread))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .with_state(state)
 }
@@ -308,6 +309,63 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         }
         _ => ApiError::Unauthorized.into_response(),
     }
+}
+
+/// A request body that notes when it was read to its end.
+struct Tracked {
+    inner: axum::body::Body,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.finished
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response sent before its request's body was read (a refused token, an unknown
+/// route, a bad path) ends the connection: the rest of the body is still on the wire,
+/// so the server cannot read the next request after it. Saying `Connection: close`
+/// tells the till not to send its next request on this connection.
+async fn close_if_unread(request: Request, next: Next) -> Response {
+    use http_body::Body as _;
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = request.map(|inner| {
+        axum::body::Body::new(Tracked {
+            inner,
+            finished: finished.clone(),
+        })
+    });
+    let mut response = next.run(request).await;
+    if !finished.load(std::sync::atomic::Ordering::Relaxed) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Compare without stopping at the first difference.
