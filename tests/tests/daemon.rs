@@ -829,3 +829,15 @@ fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let daemon = Daemon::start(dir.path());
     assert_eq!(on_hand(&daemon, "MILK-1L"), before - 1);
 }
+
+#[test]
+fn a_sigterm_as_soon_as_the_daemon_says_it_listens_is_a_clean_exit() {
+    // The signal used to be listened for only once the server was first polled, just
+    // after the ready line: a SIGTERM in between killed the process (status 143). A few
+    // starts, each stopped the moment it is ready, make that window show.
+    let dir = tempfile::tempdir().unwrap();
+    for start in 1..=5 {
+        let status = Daemon::start(dir.path()).stop();
+        assert!(status.success(), "start {start}: {status:?}");
+    }
+}
