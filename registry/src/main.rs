@@ -3,11 +3,11 @@
 //! share; a registry can mirror another (federation between alliances).
 
 mod api;
-mod db;
 mod mirror;
 
 use api::AppState;
 use clap::{Args, Parser, Subcommand};
+use linli_registry::db;
 use linli_sdk::bundle::PublicKey;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
