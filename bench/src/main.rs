@@ -9,7 +9,11 @@
 //!    into a database of the same schema and settings;
 //! 3. cold start to a ready `/healthz` with the compiled-component cache warm, against
 //!    the same start with the cache removed;
-//! 4. resident memory after start and after the quote load.
+//! 4. resident memory after start and after the quote load;
+//! 5. the alliance sync drain: a backlog of 100,000 outbox events pushed by the daemon
+//!    to a real `linli-registry serve` (signed batches of 500 over HTTP, each applied
+//!    and acknowledged), against the registry's own `db::receive_events` applying the
+//!    same events in batches of 500 in-process on a fresh database.
 //!
 //! The batch trace on a year of sales is `cargo bench -p linli-host --bench store`.
 //! `scripts/bench` runs both and installs `wrk` when it is missing.
@@ -35,6 +39,12 @@ struct Args {
     /// Daemon starts measured for each of warm and cold.
     #[arg(long, default_value_t = 5)]
     starts: usize,
+    /// Outbox events in the backlog the daemon drains to the alliance server.
+    #[arg(long, default_value_t = 100_000)]
+    drain_events: i64,
+    /// Measure only the alliance drain (and its baseline).
+    #[arg(long)]
+    drain_only: bool,
 }
 
 fn main() {
@@ -58,18 +68,66 @@ fn run(args: &Args) -> Result<(), String> {
             linli.display()
         ));
     }
+    let work = tempfile::tempdir().map_err(|err| format!("temporary directory: {err}"))?;
+    let mut table = Vec::new();
+    if !args.drain_only {
+        store_host(&linli, work.path(), args, &mut table)?;
+    }
+
+    let drain = alliance_drain(&linli, &work.path().join("drain"), args.drain_events)?;
+    let bare = bare_receive(&linli, &work.path().join("bare-receive"), args.drain_events)?;
+    let share = drain.rate() / bare.rate();
+    table.push(
+        Row::new(
+            &format!("alliance drain, {} events: events/s", args.drain_events),
+            format!("{:.0}", drain.rate()),
+        )
+        .against(
+            "registry receive_events in-process",
+            format!("{:.0}", bare.rate()),
+            share,
+            "",
+            true,
+        ),
+    );
+    table.push(
+        Row::new(
+            "alliance drain: daemon start to all acknowledged",
+            format!("{:.2} s", drain.since_start.as_secs_f64()),
+        )
+        .note(format!(
+            "first acknowledgement after {}",
+            ms(drain.to_first_ack)
+        )),
+    );
+
+    println!();
+    println!(
+        "linli-bench: {} s per load, {} connections, {} starts each, {} events drained",
+        args.seconds, args.connections, args.starts, args.drain_events
+    );
+    println!();
+    println!("| measure | linli | baseline | baseline value | ratio | target | |");
+    println!("|---|---:|---|---:|---:|---|---|");
+    for row in &table {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// Starts, memory, quotes under `wrk` and sensor ingest of the daemon on a demo store
+/// in `work`: their rows.
+fn store_host(linli: &Path, work: &Path, args: &Args, table: &mut Vec<Row>) -> Result<(), String> {
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk is not installed: `apt-get install wrk` (scripts/bench does)".into());
     }
-    let work = tempfile::tempdir().map_err(|err| format!("temporary directory: {err}"))?;
-    let data_dir = work.path().join("data");
-    let mut table = Vec::new();
+    let data_dir = work.join("data");
 
     // The first start makes the database, seeds the demo store and compiles the five
     // reference plugins into the cache; it is not measured.
-    Daemon::start(&linli, &data_dir)?.stop()?;
-    let cold = median_start(&linli, &data_dir, args.starts, true)?;
-    let warm = median_start(&linli, &data_dir, args.starts, false)?;
+    Daemon::start(linli, &data_dir)?.stop()?;
+    let cold = median_start(linli, &data_dir, args.starts, true)?;
+    let warm = median_start(linli, &data_dir, args.starts, false)?;
     table.push(
         Row::new("cold start to /healthz, cache warm", ms(warm)).against(
             "cache cold",
@@ -80,7 +138,7 @@ fn run(args: &Args) -> Result<(), String> {
         ),
     );
 
-    let daemon = Daemon::start(&linli, &data_dir)?;
+    let daemon = Daemon::start(linli, &data_dir)?;
     let started_rss = daemon.memory()?;
     table.push(
         Row::new("resident memory after start", mib(started_rss.rss))
@@ -88,7 +146,7 @@ fn run(args: &Args) -> Result<(), String> {
     );
 
     let basket = basket(&daemon, 20)?;
-    let script = work.path().join("quote.lua");
+    let script = work.join("quote.lua");
     std::fs::write(&script, wrk_post_script(&basket))
         .map_err(|err| format!("{}: {err}", script.display()))?;
     let health = wrk(&daemon.url("/healthz"), None, args)?;
@@ -135,7 +193,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let ingest = ingest_over_http(&daemon, Duration::from_secs(args.seconds))?;
     daemon.stop()?;
-    let bare = bare_inserts(&work.path().join("bare"), ingest.readings)?;
+    let bare = bare_inserts(&work.join("bare"), ingest.readings)?;
     let share = ingest.rate() / bare.rate();
     table.push(
         Row::new(
@@ -151,17 +209,6 @@ fn run(args: &Args) -> Result<(), String> {
         ),
     );
 
-    println!();
-    println!(
-        "linli-bench: {} s per load, {} connections, {} starts each",
-        args.seconds, args.connections, args.starts
-    );
-    println!();
-    println!("| measure | linli | baseline | baseline value | ratio | target | |");
-    println!("|---|---:|---|---:|---:|---|---|");
-    for row in &table {
-        println!("{row}");
-    }
     Ok(())
 }
 
@@ -252,14 +299,20 @@ struct Daemon {
 impl Daemon {
     /// Start the daemon and wait until `/healthz` answers; also the time that took.
     fn start(linli: &Path, data_dir: &Path) -> Result<Daemon, String> {
-        Daemon::timed_start(linli, data_dir).map(|(daemon, _)| daemon)
+        Daemon::timed_start(linli, data_dir, &[]).map(|(daemon, _)| daemon)
     }
 
-    fn timed_start(linli: &Path, data_dir: &Path) -> Result<(Daemon, Duration), String> {
+    /// `start` with more arguments (`--config FILE`).
+    fn timed_start(
+        linli: &Path,
+        data_dir: &Path,
+        args: &[&std::ffi::OsStr],
+    ) -> Result<(Daemon, Duration), String> {
         let begun = Instant::now();
         let mut child = Command::new(linli)
             .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -386,7 +439,7 @@ fn median_start(
                     .map_err(|err| format!("{}: {err}", cache.display()))?;
             }
         }
-        let (daemon, took) = Daemon::timed_start(linli, data_dir)?;
+        let (daemon, took) = Daemon::timed_start(linli, data_dir, &[])?;
         daemon.stop()?;
         times.push(took);
     }
@@ -604,6 +657,291 @@ fn bare_inserts(dir: &Path, readings: u64) -> Result<Ingest, String> {
     Ok(Ingest {
         readings: index,
         took: begun.elapsed(),
+    })
+}
+
+/// Run a command to its end; an error naming it and its stderr when it fails.
+fn run_command(command: &mut Command) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|err| format!("{command:?}: cannot start: {err}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// The `linli-registry` binary next to `linli`.
+fn registry_binary(linli: &Path) -> Result<PathBuf, String> {
+    let registry = linli.with_file_name("linli-registry");
+    if !registry.exists() {
+        return Err(format!(
+            "{}: no such binary; build it with `cargo build --release -p linli-registry`",
+            registry.display()
+        ));
+    }
+    Ok(registry)
+}
+
+/// A `linli-registry serve` process on a free loopback port.
+struct Registry {
+    child: Child,
+}
+
+impl Registry {
+    fn start(registry: &Path, data_dir: &Path) -> Result<(Registry, String), String> {
+        let mut child = Command::new(registry)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("{}: cannot start: {err}", registry.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("linli-registry listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err("linli-registry exited before it listened".into());
+                }
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok((Registry { child }, url))
+    }
+
+    fn stop(mut self) -> Result<(), String> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|err| format!("kill: {err}"))?;
+        self.child
+            .wait()
+            .map_err(|err| format!("waiting for linli-registry: {err}"))?;
+        Ok(())
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The store's name at the alliance in the drain.
+const DRAIN_STORE: &str = "bench-store";
+const CATEGORIES: [&str; 5] = ["bakery", "beverages", "dairy", "household", "produce"];
+
+/// Outbox event `index` of the backlog: a past day's sales per category, as the daemon
+/// queues them (`daily-sales`), about 320 bytes of JSON.
+fn daily_sales(index: i64) -> serde_json::Value {
+    let day = jiff::civil::date(2000, 1, 1)
+        .checked_add(jiff::Span::new().days(index))
+        .expect("100k days after 2000 is a date");
+    let categories: Vec<serde_json::Value> = CATEGORIES
+        .iter()
+        .enumerate()
+        .map(|(rank, category)| {
+            let units = 3 + (index * 7 + rank as i64 * 13) % 90;
+            serde_json::json!({"category": category, "sales": units / 2 + 1, "units": units, "revenue": units * 450})
+        })
+        .collect();
+    serde_json::json!({"day": day.to_string(), "categories": categories})
+}
+
+/// A measured drain of a backlog.
+struct Drain {
+    /// Events acknowledged between the first acknowledgement seen and the last.
+    events: i64,
+    took: Duration,
+    /// From the daemon's spawn to its first acknowledged batch.
+    to_first_ack: Duration,
+    /// From the daemon's spawn to the whole backlog acknowledged.
+    since_start: Duration,
+}
+
+impl Drain {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.took.as_secs_f64()
+    }
+}
+
+/// A key made with `linli key new` in `dir`, registered as the store in a fresh
+/// registry data directory `registry_data`.
+fn register_store(
+    linli: &Path,
+    registry: &Path,
+    dir: &Path,
+    registry_data: &Path,
+) -> Result<PathBuf, String> {
+    let key = dir.join(format!("{DRAIN_STORE}.key"));
+    if !key.exists() {
+        run_command(
+            Command::new(linli)
+                .args(["key", "new", DRAIN_STORE])
+                .current_dir(dir),
+        )?;
+    }
+    run_command(
+        Command::new(registry)
+            .args(["store", "add", DRAIN_STORE, "--key"])
+            .arg(dir.join(format!("{DRAIN_STORE}.pub")))
+            .arg("--data-dir")
+            .arg(registry_data),
+    )?;
+    Ok(key)
+}
+
+/// A fresh store with `events` in its outbox, put there while the daemon is down; the
+/// daemon then started with `[alliance]` settings pushing to a real `linli-registry
+/// serve`. Timed from the first acknowledged batch to the last, watching the
+/// registry's database file (no polling over HTTP to slow the server down).
+fn alliance_drain(linli: &Path, dir: &Path, events: i64) -> Result<Drain, String> {
+    let registry = registry_binary(linli)?;
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let registry_data = dir.join("registry");
+    let key = register_store(linli, &registry, dir, &registry_data)?;
+    let (server, url) = Registry::start(&registry, &registry_data)?;
+
+    // The first start makes the store's database and its demo catalogue.
+    let store_data = dir.join("store");
+    Daemon::start(linli, &store_data)?.stop()?;
+    {
+        let mut conn = rusqlite::Connection::open(store_data.join("linli.db"))
+            .map_err(|err| format!("store database: {err}"))?;
+        let tx = conn.transaction().map_err(|err| err.to_string())?;
+        {
+            let mut insert = tx
+                .prepare("INSERT INTO outbox (at, kind, payload) VALUES (?1, 'daily-sales', ?2)")
+                .map_err(|err| err.to_string())?;
+            let at = now_ms();
+            for index in 0..events {
+                insert
+                    .execute(rusqlite::params![at, daily_sales(index).to_string()])
+                    .map_err(|err| format!("seeding the outbox: {err}"))?;
+            }
+        }
+        tx.commit().map_err(|err| err.to_string())?;
+    }
+    let config = dir.join("linli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sensors]\nsimulator = false\n[alliance]\nserver = \"{url}\"\nkey = \"{}\"\nstore = \"{DRAIN_STORE}\"\npush-interval-ms = 100\n",
+            key.display()
+        ),
+    )
+    .map_err(|err| format!("{}: {err}", config.display()))?;
+
+    let watch = rusqlite::Connection::open_with_flags(
+        registry_data.join(linli_registry::db::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .map_err(|err| format!("registry database: {err}"))?;
+    let acked = || -> Result<i64, String> {
+        watch
+            .query_row(
+                "SELECT acked FROM alliance_store WHERE name = ?1",
+                [DRAIN_STORE],
+                |row| row.get(0),
+            )
+            .map_err(|err| format!("registry database: {err}"))
+    };
+    let begun = Instant::now();
+    let (daemon, _) = Daemon::timed_start(
+        linli,
+        &store_data,
+        &["--config".as_ref(), config.as_os_str()],
+    )?;
+    let mut first: Option<(Instant, i64)> = None;
+    let ended = loop {
+        let now = acked()?;
+        let at = Instant::now();
+        if now > 0 && first.is_none() {
+            first = Some((at, now));
+        }
+        if now >= events {
+            break at;
+        }
+        if begun.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "the alliance server acknowledged {now} of {events} events in ten minutes"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (first_at, first_acked) = first.expect("the loop ends after an acknowledgement");
+    let kept: i64 = watch
+        .query_row(
+            "SELECT COUNT(*) FROM alliance_event WHERE store = ?1",
+            [DRAIN_STORE],
+            |row| row.get(0),
+        )
+        .map_err(|err| format!("registry database: {err}"))?;
+    if kept != events {
+        return Err(format!(
+            "the registry acknowledged {events} events but keeps {kept}"
+        ));
+    }
+    daemon.stop()?;
+    server.stop()?;
+    Ok(Drain {
+        events: events - first_acked,
+        took: ended - first_at,
+        to_first_ack: first_at - begun,
+        since_start: ended - begun,
+    })
+}
+
+/// The baseline: the same events applied by the registry's own `receive_events`, in
+/// batches of 500, in-process on a fresh registry database with the server's settings
+/// (`db::open`). The events are decoded before the clock starts.
+fn bare_receive(linli: &Path, dir: &Path, events: i64) -> Result<Drain, String> {
+    use linli_registry::db;
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let registry_data = dir.join("registry");
+    register_store(linli, &registry_binary(linli)?, dir, &registry_data)?;
+    let mut conn = db::open(&registry_data)?;
+    let at = now_ms();
+    let batches: Vec<Vec<db::Event>> = (0..events)
+        .map(|index| db::Event {
+            seq: index + 1,
+            kind: "daily-sales".into(),
+            at,
+            payload: daily_sales(index),
+        })
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+        .map(<[db::Event]>::to_vec)
+        .collect();
+    let begun = Instant::now();
+    let mut acked = 0;
+    for batch in &batches {
+        acked = db::receive_events(&mut conn, DRAIN_STORE, batch, now_ms())
+            .map_err(|err| format!("receive_events: {err}"))?;
+    }
+    let took = begun.elapsed();
+    if acked != events {
+        return Err(format!(
+            "receive_events acknowledged {acked} of {events} events"
+        ));
+    }
+    Ok(Drain {
+        events,
+        took,
+        to_first_ack: Duration::ZERO,
+        since_start: took,
     })
 }
 

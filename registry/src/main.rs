@@ -2,13 +2,9 @@
 //! namespaces; stores search, list versions and download, and push the events they
 //! share; a registry can mirror another (federation between alliances).
 
-mod api;
-mod db;
-mod mirror;
-mod pool;
-
-use api::AppState;
 use clap::{Args, Parser, Subcommand};
+use linli_registry::api::AppState;
+use linli_registry::{api, db, mirror, pool};
 use linli_sdk::bundle::PublicKey;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -346,33 +342,47 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 }
             });
         }
+        let shutdown = shutdown_signal();
         println!("linli-registry listening on http://{address}");
         let _ = std::io::stdout().flush();
         tracing::info!(%address, data_dir = %args.data.data_dir.display(), mirror = ?args.mirror, "serving");
         axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(|err| format!("server: {err}"))
     })
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or ctrl-c, listened for from this call on rather than from the first poll:
+/// the server is polled only after it printed that it listens, and a signal sent in
+/// between would otherwise end the process uncleanly (the default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = received(terminate.as_mut()) => {},
+            _ = received(interrupt.as_mut()) => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The next delivery of a signal; never, when it could not be listened for.
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }

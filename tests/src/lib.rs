@@ -258,6 +258,12 @@ impl Registry {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap()
     }
+
+    /// SIGKILL: the process dies wherever it is, a transaction half done included.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }
 
 impl Drop for Registry {
@@ -283,29 +289,19 @@ impl Publishers {
             .map(|(_, key, _)| *key)
             .chain(outsiders.iter().copied());
         for key in keys {
-            let output = Command::new(linli())
-                .args(["key", "new", key])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
+            succeed(
+                Command::new(linli())
+                    .args(["key", "new", key])
+                    .current_dir(dir.path()),
             );
         }
         for (member, key, namespace) in members {
-            let output = Command::new(linli_registry())
-                .args(["member", "add", member, "--key"])
-                .arg(dir.path().join(format!("{key}.pub")))
-                .args(["--namespace", namespace, "--data-dir"])
-                .arg(dir.path().join("registry"))
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
+            succeed(
+                Command::new(linli_registry())
+                    .args(["member", "add", member, "--key"])
+                    .arg(dir.path().join(format!("{key}.pub")))
+                    .args(["--namespace", namespace, "--data-dir"])
+                    .arg(dir.path().join("registry")),
             );
         }
         Publishers { dir }
@@ -395,6 +391,21 @@ fn json_answer(
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, body)
+}
+
+/// Run a command to its end and insist that it succeeded: its stdout. A failure panics
+/// naming the command, its exit status and what it printed on stderr.
+pub fn succeed(command: &mut Command) -> Vec<u8> {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("{command:?} did not start: {err}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 /// A loopback port free right now, for a server that has to come back at the same

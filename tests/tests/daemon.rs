@@ -890,3 +890,15 @@ fn an_answer_sent_before_the_body_was_read_says_the_connection_closes() {
     assert!(head.starts_with("http/1.1 201"), "{head}{body}");
     assert!(!head.contains("connection: close"), "{head}");
 }
+
+#[test]
+fn a_sigterm_as_soon_as_the_daemon_says_it_listens_is_a_clean_exit() {
+    // The signal used to be listened for only once the server was first polled, just
+    // after the ready line: a SIGTERM in between killed the process (status 143). A few
+    // starts, each stopped the moment it is ready, make that window show.
+    let dir = tempfile::tempdir().unwrap();
+    for start in 1..=5 {
+        let status = Daemon::start(dir.path()).stop();
+        assert!(status.success(), "start {start}: {status:?}");
+    }
+}

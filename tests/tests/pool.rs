@@ -4,7 +4,7 @@
 //! accepts once and the same units are refused the second time; both stores record the
 //! transfer as a stock movement of the batch, and the batch trace follows it across.
 
-use linli_tests::{Daemon, Publishers, Registry, linli_registry};
+use linli_tests::{Daemon, Publishers, Registry, linli_registry, succeed};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -20,18 +20,13 @@ const STORES: [(&str, f64, f64); 3] = [
 
 /// `linli-registry ARGS --data-dir DIR`, which must succeed: its JSON output.
 fn registry_cli(data: &Path, args: &[&str]) -> Value {
-    let output = Command::new(linli_registry())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "linli-registry {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeed(
+        Command::new(linli_registry())
+            .args(args)
+            .arg("--data-dir")
+            .arg(data),
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_slice(&output).unwrap()
 }
 
 /// Every store registered with its key and location.

@@ -1,12 +1,13 @@
 //! Store → alliance sync with real processes: a store's outbox pushed to the real
-//! `linli-registry`, an outage of the server while the store keeps selling, and pushes
-//! the server must refuse or keep once.
+//! `linli-registry`, an outage of the server while the store keeps selling, either side
+//! killed mid-push, and pushes the server must refuse or keep once.
 
 use linli_sdk::bundle::SecretKey;
-use linli_tests::{Daemon, Publishers, Registry, free_port, linli_registry, now_ms};
+use linli_tests::{Daemon, Publishers, Registry, free_port, linli_registry, now_ms, succeed};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const STORE: &str = "corner-shop";
@@ -14,43 +15,66 @@ const STORE: &str = "corner-shop";
 /// Key `corner` registered as store `corner-shop`; `mallory`, a key of no store.
 fn alliance() -> Publishers {
     let setup = Publishers::new(&[], &["corner", "mallory"]);
-    let output = Command::new(linli_registry())
-        .args([
-            "store",
-            "add",
-            STORE,
-            "--key",
-            &setup.key_file("corner", true),
-        ])
-        .arg("--data-dir")
-        .arg(setup.registry_data())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let stdout = succeed(
+        Command::new(linli_registry())
+            .args([
+                "store",
+                "add",
+                STORE,
+                "--key",
+                &setup.key_file("corner", true),
+            ])
+            .arg("--data-dir")
+            .arg(setup.registry_data()),
     );
-    let added: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let added: Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(added["name"], STORE);
     assert_eq!(added["acked"], 0);
     setup
 }
 
-/// A daemon that pushes its outbox to `server` every 200 ms as `corner-shop`.
-fn store(setup: &Publishers, server: &str) -> (Daemon, PathBuf) {
+/// The stores' time zone: one where it is about noon as this test binary starts, so no
+/// store day ends while the tests run. (The daemon queues each ended day's sales in the
+/// outbox, and that `daily-sales` event would land among the events a test counts.)
+/// `Etc/GMT-8` is UTC+8: the sign is POSIX's.
+fn zone() -> &'static str {
+    static ZONE: OnceLock<String> = OnceLock::new();
+    ZONE.get_or_init(|| {
+        let hour = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .hour();
+        match 12 - i32::from(hour) {
+            0 => "Etc/GMT".to_string(),
+            east if east > 0 => format!("Etc/GMT-{east}"),
+            west => format!("Etc/GMT+{}", -west),
+        }
+    })
+}
+
+/// The settings of a daemon that pushes its outbox to `server` every 200 ms as
+/// `corner-shop`, and its data directory.
+fn store_config(setup: &Publishers, server: &str) -> (PathBuf, PathBuf) {
     let config = setup.dir.path().join("linli.toml");
     std::fs::write(
         &config,
         format!(
-            "time-zone = \"UTC\"\n[sensors]\nsimulator = false\n[alliance]\nserver = \"{server}\"\nkey = \"{}\"\nstore = \"{STORE}\"\npush-interval-ms = 200\n",
+            "time-zone = \"{}\"\n[sensors]\nsimulator = false\n[alliance]\nserver = \"{server}\"\nkey = \"{}\"\nstore = \"{STORE}\"\npush-interval-ms = 200\n",
+            zone(),
             setup.key_file("corner", false)
         ),
     )
     .unwrap();
-    let data = setup.dir.path().join("store");
-    let daemon = Daemon::start_with(&data, &["--config", config.to_str().unwrap()]);
-    (daemon, data)
+    (config, setup.dir.path().join("store"))
+}
+
+fn start_store(config: &Path, data: &Path) -> Daemon {
+    Daemon::start_with(data, &["--config", config.to_str().unwrap()])
+}
+
+/// A daemon that pushes its outbox to `server` every 200 ms as `corner-shop`.
+fn store(setup: &Publishers, server: &str) -> (Daemon, PathBuf) {
+    let (config, data) = store_config(setup, server);
+    (start_store(&config, &data), data)
 }
 
 /// Two member sales and a data-sharing report of today: the report's seq.
@@ -64,7 +88,7 @@ fn sell_and_report(daemon: &Daemon, round: usize) -> i64 {
         assert_eq!(status, 201, "{body}");
     }
     let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
+        .to_zoned(jiff::tz::TimeZone::get(zone()).unwrap())
         .date()
         .to_string();
     let (status, report) = daemon.post(
@@ -216,23 +240,57 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
     );
     let view = seen(&registry);
     assert_eq!(view["events"], 6, "{view}");
+    kept_exactly_once(&setup, &store_data, 6);
+}
 
-    // Every seq arrived once, as the store wrote it: no duplicate, no gap.
+/// Every seq 1..=`written` of the store arrived at the server once, as the store wrote
+/// it (kind and payload), no duplicate, no gap; and the store marked all of them
+/// acknowledged. Both database files are read directly.
+fn kept_exactly_once(setup: &Publishers, store_data: &Path, written: i64) {
     let arrived = events(
         &setup.registry_data().join("registry.db"),
         &format!(
             "SELECT seq, kind, payload FROM alliance_event WHERE store = '{STORE}' ORDER BY seq"
         ),
     );
-    let written = events(
+    let outbox = events(
         &store_data.join("linli.db"),
         "SELECT seq, kind, payload FROM outbox ORDER BY seq",
     );
+    let seqs: Vec<i64> = arrived.iter().map(|event| event.0).collect();
+    if seqs != (1..=written).collect::<Vec<_>>() {
+        let missing: Vec<i64> = (1..=written)
+            .filter(|seq| seqs.binary_search(seq).is_err())
+            .take(10)
+            .collect();
+        panic!(
+            "the server holds {} events of {STORE}, not seqs 1..={written} once each; first missing: {missing:?}, last held: {:?}",
+            seqs.len(),
+            seqs.last()
+        );
+    }
     assert_eq!(
-        arrived.iter().map(|event| event.0).collect::<Vec<_>>(),
-        (1..=6).collect::<Vec<_>>()
+        outbox.len() as i64,
+        written,
+        "the store's outbox holds other events than the {written} the test wrote"
     );
-    assert_eq!(arrived, written);
+    if let Some((store_event, server_event)) = outbox
+        .iter()
+        .zip(&arrived)
+        .find(|(store_event, server_event)| store_event != server_event)
+    {
+        panic!("the server keeps {server_event:?}, but the store wrote {store_event:?}");
+    }
+    let unacked: i64 = rusqlite::Connection::open(store_data.join("linli.db"))
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM outbox WHERE acked = 0", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        unacked, 0,
+        "the store's outbox has events it never marked acknowledged"
+    );
 }
 
 /// A push of `events` for `store`, signed by `key` at `at`, with `body` as sent (the
@@ -323,4 +381,178 @@ fn forged_and_foreign_pushes_are_refused_and_a_replayed_one_is_kept_once() {
         (view["acked"].clone(), view["events"].clone()),
         (json!(4), json!(4))
     );
+}
+
+/// Which process a fault test kills mid-push.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Victim {
+    Store,
+    Server,
+}
+
+/// Put `backlog` events of past store days in the outbox of a stopped daemon, as
+/// `daily-sales` writes them (categories with their sales, units and revenue, about 300
+/// bytes each): seqs 1..=backlog.
+fn seed_outbox(store_data: &Path, backlog: i64) {
+    const CATEGORIES: [&str; 5] = ["bakery", "beverages", "dairy", "household", "produce"];
+    let first_day = jiff::civil::date(2000, 1, 1);
+    let mut conn = rusqlite::Connection::open(store_data.join("linli.db")).unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO outbox (at, kind, payload) VALUES (?1, 'daily-sales', ?2)")
+            .unwrap();
+        for index in 0..backlog {
+            let categories: Vec<Value> = CATEGORIES
+                .iter()
+                .enumerate()
+                .map(|(rank, category)| {
+                    let units = 3 + (index * 7 + rank as i64 * 13) % 90;
+                    json!({"category": category, "sales": units / 2 + 1, "units": units, "revenue": units * 450})
+                })
+                .collect();
+            let day = first_day
+                .checked_add(jiff::Span::new().days(index))
+                .unwrap();
+            let payload = json!({"day": day.to_string(), "categories": categories});
+            insert
+                .execute(rusqlite::params![now_ms(), payload.to_string()])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let (first, last): (i64, i64) = conn
+        .query_row("SELECT MIN(seq), MAX(seq) FROM outbox", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (first, last),
+        (1, backlog),
+        "the daemon's first run left events in its outbox; the test seeds seqs from 1"
+    );
+}
+
+/// The server's acknowledgement of the store, as its database file says (the server
+/// is down).
+fn acked_on_disk(setup: &Publishers) -> i64 {
+    rusqlite::Connection::open(setup.registry_data().join("registry.db"))
+        .unwrap()
+        .query_row(
+            "SELECT acked FROM alliance_store WHERE name = ?1",
+            [STORE],
+            |row| row.get(0),
+        )
+        .unwrap()
+}
+
+/// A store with `backlog` events in its outbox pushes them to the registry; `victim` is
+/// SIGKILLed once the server has acknowledged a quarter of them, and started again on
+/// the same data (the server on the same port). Then everything drains, each event kept
+/// once. What the server had acknowledged when the kill landed; none when the kill came
+/// too late to be mid-push (the drain had finished), so the caller retries with more.
+fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
+    let setup = alliance();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
+    let (config, store_data) = store_config(&setup, &registry.url);
+    // The first start makes the database; the backlog goes in while the daemon is down.
+    let status = start_store(&config, &store_data).stop();
+    assert!(status.success(), "the daemon's first run ended {status:?}");
+    seed_outbox(&store_data, backlog);
+    let mut daemon = start_store(&config, &store_data);
+
+    // The kill lands once a quarter of the backlog is acknowledged: pushes are flowing,
+    // and most of the backlog is still to go.
+    let started = Instant::now();
+    let mut acked = 0;
+    while acked < backlog / 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the server acknowledged {acked} of a backlog of {backlog} in {:?}, not a quarter",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        acked = seen(&registry)["acked"].as_i64().unwrap();
+    }
+    let acked_at_kill = match victim {
+        Victim::Store => {
+            daemon.kill();
+            let unacked: i64 = rusqlite::Connection::open(store_data.join("linli.db"))
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM outbox WHERE acked = 0", [], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            let acked = seen(&registry)["acked"].as_i64().unwrap();
+            if unacked == 0 || acked == backlog {
+                return None;
+            }
+            daemon = start_store(&config, &store_data);
+            acked
+        }
+        Victim::Server => {
+            registry.kill();
+            let acked = acked_on_disk(&setup);
+            if acked == backlog {
+                return None;
+            }
+            registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
+            acked
+        }
+    };
+    assert!(
+        0 < acked_at_kill && acked_at_kill < backlog,
+        "the {victim:?} was killed mid-push: the server had {acked_at_kill} of {backlog}"
+    );
+
+    wait_until(
+        &format!(
+            "the server to acknowledge all {backlog} events after the {victim:?} was killed at {acked_at_kill}"
+        ),
+        Duration::from_secs(300),
+        || seen(&registry)["acked"] == backlog,
+    );
+    wait_until(
+        "the store to mark everything acknowledged",
+        Duration::from_secs(30),
+        || pending(&daemon) == 0,
+    );
+    let view = seen(&registry);
+    assert_eq!(view["acked"], backlog, "{view}");
+    assert_eq!(view["events"], backlog, "{view}");
+    kept_exactly_once(&setup, &store_data, backlog);
+    eprintln!(
+        "{victim:?} killed with {acked_at_kill} of {backlog} acknowledged; all kept once after {:?}",
+        started.elapsed()
+    );
+    Some(acked_at_kill)
+}
+
+/// `killed_mid_push`, with a backlog four times bigger each time the kill came after
+/// the drain had finished.
+fn survives_a_kill_mid_push(victim: Victim) {
+    let mut backlog = 20_000;
+    for _ in 0..3 {
+        match killed_mid_push(victim, backlog) {
+            Some(_) => return,
+            None => {
+                eprintln!(
+                    "the {victim:?} was killed after a backlog of {backlog} had drained; again with more"
+                );
+                backlog *= 4;
+            }
+        }
+    }
+    panic!("the {victim:?} could not be killed mid-push: every backlog drained first");
+}
+
+#[test]
+fn a_store_killed_mid_push_resends_and_nothing_is_lost_or_kept_twice() {
+    survives_a_kill_mid_push(Victim::Store);
+}
+
+#[test]
+fn a_server_killed_mid_apply_loses_nothing_and_keeps_nothing_twice() {
+    survives_a_kill_mid_push(Victim::Server);
 }

@@ -299,6 +299,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     if let Some(link) = link {
         tokio::spawn(crate::sync::sync(state.clone(), link));
     }
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen))?;
@@ -310,7 +311,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     let _ = std::io::stdout().flush();
     tracing::info!(%address, data_dir = %data_dir.display(), "serving");
     axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|err| format!("server: {err}"))?;
     tracing::info!("stopped: requests in flight finished");
@@ -515,26 +516,39 @@ async fn checkpoints(db: Arc<store::Db>) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM or ctrl-c, listened for from this call on rather than from the first poll:
+/// the server is polled only after it printed that it listens, and a signal sent in
+/// between would otherwise end the process uncleanly (the default action).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = received(terminate.as_mut()) => {},
+            _ = received(interrupt.as_mut()) => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The next delivery of a signal; never, when it could not be listened for.
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]
