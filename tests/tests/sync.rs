@@ -243,6 +243,68 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
     kept_exactly_once(&setup, &store_data, 6);
 }
 
+#[test]
+fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
+    let setup = alliance();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
+    let (daemon, store_data) = store(&setup, &registry.url);
+    for round in 0..2 {
+        sell_and_report(&daemon, round);
+    }
+    wait_until("seq 2 acknowledged", Duration::from_secs(30), || {
+        seen(&registry)["acked"] == 2
+    });
+    // The operator's nightly copy, taken with the server stopped.
+    assert!(registry.stop().success());
+    let backup = setup.dir.path().join("registry-backup");
+    copy_dir(&setup.registry_data(), &backup);
+
+    let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
+    for round in 2..4 {
+        sell_and_report(&daemon, round);
+    }
+    wait_until("seq 4 acknowledged", Duration::from_secs(30), || {
+        seen(&registry)["acked"] == 4
+    });
+    wait_until("the store to mark seq 4", Duration::from_secs(10), || {
+        pending(&daemon) == 0
+    });
+
+    // The server's disk is lost and the copy restored: it has seqs 1 and 2 only. The
+    // store's next event shows the gap, and the store sends 3 and 4 again.
+    assert!(registry.stop().success());
+    std::fs::remove_dir_all(setup.registry_data()).unwrap();
+    copy_dir(&backup, &setup.registry_data());
+    let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
+    assert_eq!(seen(&registry)["acked"], 2);
+    sell_and_report(&daemon, 4);
+    wait_until(
+        "the lost events sent again",
+        Duration::from_secs(60),
+        || seen(&registry)["acked"] == 5,
+    );
+    wait_until(
+        "the store to mark everything",
+        Duration::from_secs(10),
+        || pending(&daemon) == 0,
+    );
+    kept_exactly_once(&setup, &store_data, 5);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Every seq 1..=`written` of the store arrived at the server once, as the store wrote
 /// it (kind and payload), no duplicate, no gap; and the store marked all of them
 /// acknowledged. Both database files are read directly.
