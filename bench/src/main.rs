@@ -288,6 +288,37 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
 }
 
+/// Start a server that prints `<ready>URL` on stdout once it listens: the process and
+/// the URL. Its stdout keeps being read so it never blocks on a full pipe.
+fn spawn_ready(
+    mut command: Command,
+    ready: &str,
+    binary: &Path,
+) -> Result<(Child, String), String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| format!("{}: cannot start: {err}", binary.display()))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix(ready) {
+                    break url.trim().to_string();
+                }
+            }
+            _ => {
+                let _ = child.kill();
+                return Err(format!("{} exited before it listened", binary.display()));
+            }
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, url))
+}
+
 /// A `linli daemon` process on a free loopback port.
 struct Daemon {
     child: Child,
@@ -309,31 +340,12 @@ impl Daemon {
         args: &[&std::ffi::OsStr],
     ) -> Result<(Daemon, Duration), String> {
         let begun = Instant::now();
-        let mut child = Command::new(linli)
+        let mut command = Command::new(linli);
+        command
             .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| format!("{}: cannot start: {err}", linli.display()))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("linli daemon listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    return Err("the daemon exited before it listened".into());
-                }
-            }
-        };
-        // Keep reading stdout so the daemon never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+            .args(args);
+        let (child, base) = spawn_ready(command, "linli daemon listening on ", linli)?;
         let token = std::fs::read_to_string(data_dir.join("admin-token"))
             .map_err(|err| format!("admin token: {err}"))?
             .trim()
@@ -694,29 +706,11 @@ struct Registry {
 
 impl Registry {
     fn start(registry: &Path, data_dir: &Path) -> Result<(Registry, String), String> {
-        let mut child = Command::new(registry)
+        let mut command = Command::new(registry);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| format!("{}: cannot start: {err}", registry.display()))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("linli-registry listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    return Err("linli-registry exited before it listened".into());
-                }
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
+            .arg(data_dir);
+        let (child, url) = spawn_ready(command, "linli-registry listening on ", registry)?;
         Ok((Registry { child }, url))
     }
 
