@@ -246,11 +246,23 @@ fn an_offer_is_found_nearby_accepted_once_and_recorded_on_both_sides() {
     );
     assert_eq!(status, 201, "{sale}");
 
-    // Withdrawn, the offer's last 4 units are no longer found.
+    // Withdrawn, the offer's last 4 units are no longer found, and a proposal made
+    // before is not accepted, even while the alliance has not heard of it yet.
+    let (status, before) = far.post(
+        "/v1/pool/transfers",
+        &json!({"store": "market", "offer": offer_id, "qty": 1}),
+    );
+    assert_eq!(status, 201, "{before}");
     let (status, withdrawn) =
         market.post(&format!("/v1/pool/offers/{offer_id}/withdraw"), &json!({}));
     assert_eq!(status, 200, "{withdrawn}");
     assert!(withdrawn["withdrawn_at"].as_i64().is_some(), "{withdrawn}");
+    let (status, refused) = accept(&before);
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("withdrawn"),
+        "{refused}"
+    );
     wait_for("the withdrawal to reach the alliance", || {
         let (_, found) = corner.get("/v1/pool/search?sku=EGGS-10");
         (found == json!([])).then_some(found)

@@ -351,9 +351,21 @@ async fn accept(
     if transfer.state == TransferState::Proposed {
         // Refuse before the alliance commits the units, while the batch can still say
         // it has too few.
-        let (batch, qty) = (transfer.item.batch.clone(), transfer.qty);
+        let (batch, qty, offer) = (
+            transfer.item.batch.clone(),
+            transfer.qty,
+            transfer.item.offer.clone(),
+        );
         state
             .read_db(move |conn, _| {
+                // Withdrawn here, but the alliance may not have the withdrawal yet.
+                if let Some(withdrawn_at) =
+                    pool::find(conn, &offer)?.and_then(|local| local.withdrawn_at)
+                {
+                    return Err(ApiError::Conflict(format!(
+                        "transfer {id}: offer {offer} was withdrawn at {withdrawn_at}; decline it"
+                    )));
+                }
                 let on_hand = crate::store::catalogue::batch(conn, &batch)?
                     .map_or(0, |batch| batch.qty_on_hand);
                 if on_hand < qty {

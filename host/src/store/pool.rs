@@ -114,7 +114,7 @@ fn item(offer: &str, sku: &Sku, batch: &Batch, qty: u32) -> Item {
 /// alliance has the `stock-offer-withdrawn` event.
 pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOffer, OfferError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let found = one(&tx, offer)?
+    let found = find(&tx, offer)?
         .ok_or_else(|| OfferError::NotFound(format!("offer {offer}: no such offer")))?;
     if found.withdrawn_at.is_some() {
         return Err(OfferError::Conflict(format!(
@@ -133,7 +133,7 @@ pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOff
             serde_json::json!({ "offer": offer }).to_string()
         ],
     )?;
-    let withdrawn = one(&tx, offer)?.expect("the offer just withdrawn");
+    let withdrawn = find(&tx, offer)?.expect("the offer just withdrawn");
     tx.commit()?;
     Ok(withdrawn)
 }
@@ -153,7 +153,8 @@ fn offer_row(row: &rusqlite::Row) -> rusqlite::Result<LocalOffer> {
     })
 }
 
-fn one(conn: &Connection, offer: &str) -> rusqlite::Result<Option<LocalOffer>> {
+/// One of the store's offers, by its id.
+pub fn find(conn: &Connection, offer: &str) -> rusqlite::Result<Option<LocalOffer>> {
     conn.prepare_cached(&format!("{SELECT_OFFER} WHERE offer = ?1"))?
         .query_row([offer], offer_row)
         .optional()
