@@ -67,6 +67,13 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
 "#,
     crate::pool::MIGRATION,
+    r#"
+    -- Events kept per store, counted as they are kept, so the operator's view of the
+    -- stores does not count a growing table on every request.
+    ALTER TABLE alliance_store ADD COLUMN events INTEGER NOT NULL DEFAULT 0;
+    UPDATE alliance_store SET events =
+        (SELECT COUNT(*) FROM alliance_event WHERE alliance_event.store = alliance_store.name);
+"#,
 ];
 
 pub fn open(data_dir: &Path) -> Result<Connection, String> {
@@ -400,9 +407,8 @@ pub fn store_of_key(conn: &Connection, public_key: &str) -> rusqlite::Result<Opt
 
 pub fn stores(conn: &Connection) -> rusqlite::Result<Vec<AllianceStore>> {
     conn.prepare_cached(
-        "SELECT name, key, acked, pushed_at, \
-         (SELECT COUNT(*) FROM alliance_event WHERE alliance_event.store = alliance_store.name), \
-         latitude, longitude FROM alliance_store ORDER BY name",
+        "SELECT name, key, acked, pushed_at, events, latitude, longitude \
+         FROM alliance_store ORDER BY name",
     )?
     .query_map([], |row| {
         let key: String = row.get(1)?;
@@ -440,13 +446,14 @@ pub fn receive_events(
     now: i64,
 ) -> rusqlite::Result<i64> {
     let tx = conn.transaction()?;
+    let mut kept = 0;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO alliance_event (store, seq, kind, at, payload, received_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (store, seq) DO NOTHING",
         )?;
         for event in events {
-            let kept = insert.execute(params![
+            let new = insert.execute(params![
                 store,
                 event.seq,
                 event.kind,
@@ -454,7 +461,8 @@ pub fn receive_events(
                 event.payload.to_string(),
                 now
             ])?;
-            if kept == 1 {
+            if new == 1 {
+                kept += 1;
                 crate::pool::apply(&tx, store, event)?;
             }
         }
@@ -478,8 +486,8 @@ pub fn receive_events(
         }
     }
     tx.execute(
-        "UPDATE alliance_store SET acked = ?2, pushed_at = ?3 WHERE name = ?1",
-        params![store, acked, now],
+        "UPDATE alliance_store SET acked = ?2, pushed_at = ?3, events = events + ?4 WHERE name = ?1",
+        params![store, acked, now, kept],
     )?;
     tx.commit()?;
     Ok(acked)
