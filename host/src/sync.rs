@@ -63,7 +63,7 @@ impl Link {
     /// A request to the alliance server signed with the store's key (the signature
     /// covers the method, the path and the body): the status and the answer's text, or
     /// why the server could not be reached. Blocking.
-    pub fn request(
+    fn request(
         &self,
         method: &str,
         path: &str,

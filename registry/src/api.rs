@@ -507,11 +507,20 @@ async fn receive_events(
     body: Bytes,
 ) -> Result<Json<Acked>, ApiError> {
     read_only(&state)?;
+    // The signature and the JSON are checked before taking the database, so pushes of
+    // many stores do not queue behind one another's hashing and parsing.
+    let (key, push) = tokio::task::spawn_blocking(move || {
+        let key = signer(&headers, &method, &uri, &body)?;
+        let push = serde_json::from_slice::<Push>(&body)
+            .map_err(|err| ApiError::Unprocessable(format!("body: {err}")));
+        Ok::<_, ApiError>((key, push))
+    })
+    .await
+    .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))??;
     state
         .with_db(move |conn, _| {
-            let store = store_of(conn, &headers, &method, &uri, &body)?;
-            let push: Push = serde_json::from_slice(&body)
-                .map_err(|err| ApiError::Unprocessable(format!("body: {err}")))?;
+            let store = store_named_by(conn, &key)?;
+            let push = push?;
             if push.store != store {
                 return Err(ApiError::Forbidden(format!(
                     "the batch is for store {}, but the key that signed it is store {store}'s",
@@ -551,7 +560,11 @@ fn store_of(
     uri: &Uri,
     body: &[u8],
 ) -> Result<String, ApiError> {
-    let key = signer(headers, method, uri, body)?;
+    store_named_by(conn, &signer(headers, method, uri, body)?)
+}
+
+/// The store a key signs for.
+fn store_named_by(conn: &Connection, key: &PublicKey) -> Result<String, ApiError> {
     db::store_of_key(conn, &key.to_hex())?.ok_or_else(|| {
         ApiError::Unauthorized(format!(
             "key {} is no store's key here; ask the alliance operator to register it (`linli-registry store add`)",
