@@ -288,13 +288,42 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
 }
 
+/// A server process of the bench: stopped with SIGTERM when done, killed if the bench
+/// fails first.
+struct Server {
+    child: Child,
+    /// What the errors call it.
+    name: String,
+}
+
+impl Server {
+    /// SIGTERM, and wait for the drain to finish.
+    fn stop(mut self) -> Result<(), String> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|err| format!("kill: {err}"))?;
+        self.child
+            .wait()
+            .map_err(|err| format!("waiting for {}: {err}", self.name))?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Start a server that prints `<ready>URL` on stdout once it listens: the process and
 /// the URL. Its stdout keeps being read so it never blocks on a full pipe.
 fn spawn_ready(
     mut command: Command,
     ready: &str,
     binary: &Path,
-) -> Result<(Child, String), String> {
+) -> Result<(Server, String), String> {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -316,12 +345,16 @@ fn spawn_ready(
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    Ok((child, url))
+    let name = binary.file_name().map_or_else(
+        || binary.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    Ok((Server { child, name }, url))
 }
 
 /// A `linli daemon` process on a free loopback port.
 struct Daemon {
-    child: Child,
+    server: Server,
     base: String,
     token: String,
     agent: ureq::Agent,
@@ -345,7 +378,7 @@ impl Daemon {
             .args(["daemon", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args);
-        let (child, base) = spawn_ready(command, "linli daemon listening on ", linli)?;
+        let (server, base) = spawn_ready(command, "linli daemon listening on ", linli)?;
         let token = std::fs::read_to_string(data_dir.join("admin-token"))
             .map_err(|err| format!("admin token: {err}"))?
             .trim()
@@ -355,7 +388,7 @@ impl Daemon {
             .build()
             .into();
         let daemon = Daemon {
-            child,
+            server,
             base,
             token,
             agent,
@@ -387,7 +420,7 @@ impl Daemon {
 
     /// Resident set now, and its peak, from `/proc`.
     fn memory(&self) -> Result<Memory, String> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.server.child.id()))
             .map_err(|err| format!("/proc status of the daemon: {err}"))?;
         let field = |name: &str| {
             status
@@ -410,22 +443,8 @@ impl Daemon {
     }
 
     /// SIGTERM, and wait for the drain to finish.
-    fn stop(mut self) -> Result<(), String> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .map_err(|err| format!("kill: {err}"))?;
-        self.child
-            .wait()
-            .map_err(|err| format!("waiting for the daemon: {err}"))?;
-        Ok(())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) -> Result<(), String> {
+        self.server.stop()
     }
 }
 
@@ -699,38 +718,13 @@ fn registry_binary(linli: &Path) -> Result<PathBuf, String> {
     Ok(registry)
 }
 
-/// A `linli-registry serve` process on a free loopback port.
-struct Registry {
-    child: Child,
-}
-
-impl Registry {
-    fn start(registry: &Path, data_dir: &Path) -> Result<(Registry, String), String> {
-        let mut command = Command::new(registry);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        let (child, url) = spawn_ready(command, "linli-registry listening on ", registry)?;
-        Ok((Registry { child }, url))
-    }
-
-    fn stop(mut self) -> Result<(), String> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .map_err(|err| format!("kill: {err}"))?;
-        self.child
-            .wait()
-            .map_err(|err| format!("waiting for linli-registry: {err}"))?;
-        Ok(())
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `linli-registry serve` process on a free loopback port, and its URL.
+fn start_registry(registry: &Path, data_dir: &Path) -> Result<(Server, String), String> {
+    let mut command = Command::new(registry);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    spawn_ready(command, "linli-registry listening on ", registry)
 }
 
 /// The store's name at the alliance in the drain.
@@ -806,7 +800,7 @@ fn alliance_drain(linli: &Path, dir: &Path, events: i64) -> Result<Drain, String
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let registry_data = dir.join("registry");
     let key = register_store(linli, &registry, dir, &registry_data)?;
-    let (server, url) = Registry::start(&registry, &registry_data)?;
+    let (server, url) = start_registry(&registry, &registry_data)?;
 
     // The first start makes the store's database and its demo catalogue.
     let store_data = dir.join("store");
