@@ -41,6 +41,11 @@ impl From<OfferError> for ApiError {
     }
 }
 
+/// This store's name at the alliance; none when sync is off.
+fn this_store(state: &AppState) -> Option<&str> {
+    state.alliance.as_ref().map(|link| link.store())
+}
+
 /// Call the alliance server on a blocking thread; its refusals keep their meaning
 /// (404, 409, 422), anything else is the alliance failing the store.
 async fn alliance<T, F>(state: &AppState, call: F) -> Result<T, ApiError>
@@ -281,7 +286,7 @@ async fn list_transfers(
     let transfers = store_transfers(&state, wanted.state).await?;
     state
         .read_db(move |conn, state| {
-            let store = state.alliance.as_ref().map(|link| link.store());
+            let store = this_store(state);
             let mut listed = Vec::new();
             for transfer in transfers {
                 let recorded = pool::recorded(conn, transfer.transfer)?;
@@ -378,11 +383,7 @@ async fn accept(
             .await?;
     }
     let accepted = decide(&state, id, "accept").await?;
-    let store = state
-        .alliance
-        .as_ref()
-        .map(|link| link.store().to_string())
-        .unwrap_or_default();
+    let store = this_store(&state).unwrap_or_default().to_string();
     let record = accepted.clone();
     let recorded = state
         .with_db(move |conn, _| {
@@ -437,8 +438,7 @@ async fn own_transfer(state: &AppState, id: i64) -> Result<Transfer, ApiError> {
                 "transfer {id}: no transfer of this store's offers or requests has that id"
             ))
         })?;
-    let store = state.alliance.as_ref().map(|link| link.store());
-    if Some(transfer.from_store.as_str()) != store {
+    if Some(transfer.from_store.as_str()) != this_store(state) {
         return Err(ApiError::Unprocessable(format!(
             "transfer {id} asks store {} for units; that store accepts or declines it",
             transfer.from_store
