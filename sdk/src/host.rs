@@ -49,22 +49,34 @@ pub mod config {
         return crate::testing::current(|host| host.setting(key));
     }
 
-    /// The settings, fetched from the host once per call: every call runs in a fresh
-    /// instance, so this cache lives exactly as long as the call, and reading many
-    /// settings costs one host call instead of one each.
+    /// The settings, fetched from the host once per call and kept in their sorted
+    /// order: every call runs in a fresh instance, so this cache lives exactly as long
+    /// as the call, and reading many settings (or all of them, several times) costs one
+    /// host call.
     #[cfg(target_arch = "wasm32")]
     mod cached {
         use std::cell::OnceCell;
-        use std::collections::BTreeMap;
 
         thread_local! {
-            static SETTINGS: OnceCell<BTreeMap<String, String>> = const { OnceCell::new() };
+            static SETTINGS: OnceCell<Vec<(String, String)>> = const { OnceCell::new() };
+        }
+
+        pub fn with<R>(read: impl FnOnce(&[(String, String)]) -> R) -> R {
+            SETTINGS.with(|settings| {
+                read(settings.get_or_init(|| {
+                    let mut entries = crate::bindings::pricing::linli::policy::config::entries();
+                    // The host sends them sorted; sorting again costs nothing then and
+                    // keeps `get`'s binary search right whatever it sends.
+                    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    entries
+                }))
+            })
         }
 
         pub fn get(key: &str) -> Option<String> {
-            SETTINGS.with(|settings| {
-                let settings = settings.get_or_init(|| super::entries().into_iter().collect());
-                settings.get(key).cloned()
+            with(|settings| {
+                let found = settings.binary_search_by(|(k, _)| k.as_str().cmp(key));
+                found.ok().map(|index| settings[index].1.clone())
             })
         }
     }
@@ -72,7 +84,7 @@ pub mod config {
     /// Every setting, sorted by key.
     pub fn entries() -> Vec<(String, String)> {
         #[cfg(target_arch = "wasm32")]
-        return crate::bindings::pricing::linli::policy::config::entries();
+        return cached::with(<[_]>::to_vec);
         #[cfg(not(target_arch = "wasm32"))]
         return crate::testing::current(|host| host.settings());
     }

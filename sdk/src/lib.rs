@@ -19,6 +19,8 @@
 //! Off wasm (in `cargo test`), all of these are answered by a [`testing::TestHost`], so
 //! the very same trait implementation can be unit-tested natively.
 
+#[cfg(feature = "arena")]
+pub mod arena;
 #[doc(hidden)]
 pub mod bindings;
 mod host;
@@ -34,6 +36,13 @@ pub mod bundle;
 pub mod alliance;
 
 pub use host::{clock, config, inventory, kv, log, sales};
+
+#[cfg(all(feature = "arena", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: arena::Arena = {
+    static ROOM: arena::Room = arena::Room::new();
+    arena::Arena::new(&ROOM)
+};
 
 mod export;
 

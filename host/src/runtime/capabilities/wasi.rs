@@ -54,42 +54,55 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)
 }
 
+/// A call's WASI state, built the first time the plugin reaches for WASI (most calls
+/// never do: a policy that does not panic or read its environment touches none of it),
+/// so a call that does not use it does not pay for seeding random generators and
+/// setting up streams.
 pub struct CallWasi {
-    ctx: WasiCtx,
+    now: Duration,
+    ctx: Option<WasiCtx>,
     table: ResourceTable,
-    stderr: MemoryOutputPipe,
+    stderr: Option<MemoryOutputPipe>,
 }
 
 impl CallWasi {
     pub fn new(now_ms: i64) -> CallWasi {
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
-        let now = Duration::from_millis(now_ms.max(0) as u64);
-        let ctx = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
-            .wall_clock(FrozenClock(now))
-            .secure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
-            .insecure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
-            .insecure_random_seed(0x6c696e6c69)
-            .build();
         CallWasi {
-            ctx,
+            now: Duration::from_millis(now_ms.max(0) as u64),
+            ctx: None,
             table: ResourceTable::new(),
-            stderr,
+            stderr: None,
+        }
+    }
+
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        let ctx = self.ctx.get_or_insert_with(|| {
+            let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+            self.stderr = Some(stderr.clone());
+            WasiCtxBuilder::new()
+                .stderr(stderr)
+                .wall_clock(FrozenClock(self.now))
+                .secure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
+                .insecure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
+                .insecure_random_seed(0x6c696e6c69)
+                .build()
+        });
+        WasiCtxView {
+            ctx,
+            table: &mut self.table,
         }
     }
 
     /// What the plugin wrote to stderr, lossily decoded.
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+        let written = self.stderr.as_ref().map(MemoryOutputPipe::contents);
+        String::from_utf8_lossy(written.as_deref().unwrap_or_default()).into_owned()
     }
 }
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi.ctx,
-            table: &mut self.wasi.table,
-        }
+        self.wasi.ctx()
     }
 }
 
