@@ -3,7 +3,7 @@
 //! figure next to a baseline measured in the same run:
 //!
 //! 1. checkout quotes (20-line baskets through every pricing install) under `wrk` at
-//!    32 connections, against the same server's `/healthz`;
+//!    32 connections, against the same server's `/healthz`, in alternating rounds;
 //! 2. sensor ingest over HTTP in batches of 500 (a batch counts once it is answered,
 //!    that is after its commit), against a bare rusqlite insert loop of the same rows
 //!    into a database of the same schema and settings;
@@ -33,6 +33,11 @@ struct Args {
     /// Seconds each `wrk` run and the sensor ingest last.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Alternating rounds of `/healthz` then quotes: the figures are the rounds'
+    /// medians, so a drift of the machine during the run (this VM's rates move ±15%
+    /// from minute to minute) weighs on the baseline and the quotes alike.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Concurrent connections of the quote load.
     #[arg(long, default_value_t = 32)]
     connections: u32,
@@ -149,15 +154,31 @@ fn store_host(linli: &Path, work: &Path, args: &Args, table: &mut Vec<Row>) -> R
     let script = work.join("quote.lua");
     std::fs::write(&script, wrk_post_script(&basket))
         .map_err(|err| format!("{}: {err}", script.display()))?;
-    let health = wrk(&daemon.url("/healthz"), None, args)?;
-    let quote = wrk(&daemon.url("/v1/checkout/quote"), Some(&script), args)?;
-    if quote.errors > 0 {
-        return Err(format!(
-            "{} of the quote requests failed; the load is not a measure",
-            quote.errors
-        ));
+    let mut healths = Vec::new();
+    let mut quotes = Vec::new();
+    for _ in 0..args.rounds.max(1) {
+        healths.push(wrk(&daemon.url("/healthz"), None, args)?);
+        let quote = wrk(&daemon.url("/v1/checkout/quote"), Some(&script), args)?;
+        if quote.errors > 0 {
+            return Err(format!(
+                "{} of the quote requests failed; the load is not a measure",
+                quote.errors
+            ));
+        }
+        quotes.push(quote);
     }
-    let share = quote.requests_per_second / health.requests_per_second;
+    let shares: Vec<f64> = (quotes.iter().zip(&healths))
+        .map(|(quote, health)| quote.requests_per_second / health.requests_per_second)
+        .collect();
+    let share = median(&shares);
+    let (health, quote) = (Load::median(&healths), Load::median(&quotes));
+    let each_round: Vec<String> = shares.iter().map(|share| format!("{share:.2}")).collect();
+    println!(
+        "quotes vs /healthz in {} alternating rounds of {} s: {}",
+        shares.len(),
+        args.seconds,
+        each_round.join(", ")
+    );
     table.push(
         Row::new(
             "quote, 20 lines: requests/s",
@@ -514,6 +535,31 @@ struct Load {
     p99: Duration,
     /// Non-2xx answers and socket errors.
     errors: u64,
+}
+
+impl Load {
+    /// Each figure's median over several runs.
+    fn median(runs: &[Load]) -> Load {
+        let of = |figure: fn(&Load) -> f64| median(&runs.iter().map(figure).collect::<Vec<_>>());
+        Load {
+            requests_per_second: of(|run| run.requests_per_second),
+            p50: Duration::from_secs_f64(of(|run| run.p50.as_secs_f64())),
+            p99: Duration::from_secs_f64(of(|run| run.p99.as_secs_f64())),
+            errors: runs.iter().map(|run| run.errors).sum(),
+        }
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
 }
 
 fn wrk(url: &str, script: Option<&Path>, args: &Args) -> Result<Load, String> {

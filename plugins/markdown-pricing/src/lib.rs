@@ -96,7 +96,8 @@ fn floor_settings() -> Result<BTreeMap<String, Cents>, PolicyError> {
     Ok(floors)
 }
 
-/// The receipt texts, written once per call rather than once per line.
+/// The receipt texts, written at most once per call (when a first line is adjusted)
+/// rather than once per line.
 struct Reasons {
     last_hours: String,
     last_day: String,
@@ -136,7 +137,8 @@ pub fn quote(
         .customer
         .as_ref()
         .is_some_and(|customer| customer.elderly_or_disabled);
-    let reasons = Reasons::new(settings);
+    let reasons = std::cell::OnceCell::new();
+    let reasons = || reasons.get_or_init(|| Reasons::new(settings));
     let mut lines = Vec::with_capacity(request.lines.len());
     let mut adjustments = Vec::new();
     for (index, line) in request.lines.iter().enumerate() {
@@ -178,8 +180,8 @@ pub fn quote(
             && markdown_unit > 0
         {
             let text = match step {
-                Step::LastHours => &reasons.last_hours,
-                Step::LastDay => &reasons.last_day,
+                Step::LastHours => &reasons().last_hours,
+                Step::LastDay => &reasons().last_day,
             };
             adjustments.push(Adjustment {
                 line: line_index,
@@ -191,7 +193,7 @@ pub fn quote(
             adjustments.push(Adjustment {
                 line: line_index,
                 amount: -care_unit * qty,
-                reason: reason(&reasons.care),
+                reason: reason(&reasons().care),
             });
         }
         lines.push(LinePrice {
