@@ -32,19 +32,13 @@ pub const ARENA_BYTES: usize = 256 << 10;
 #[repr(C, align(16))]
 pub struct Room(UnsafeCell<[u8; ARENA_BYTES]>);
 
-// SAFETY: a wasm32 plugin instance runs one thread; the room is only reached through
-// its one `Arena`.
+// SAFETY: the room's bytes are reached only through the one `Arena` made over it
+// (`Arena::new`'s contract), which is itself `Sync` only on single-threaded wasm.
 unsafe impl Sync for Room {}
 
 impl Room {
     pub const fn new() -> Room {
         Room(UnsafeCell::new([0; ARENA_BYTES]))
-    }
-}
-
-impl Default for Room {
-    fn default() -> Self {
-        Room::new()
     }
 }
 
@@ -55,11 +49,16 @@ pub struct Arena {
     next: Cell<usize>,
 }
 
-// SAFETY: a wasm32 plugin instance runs one thread; the arena is never shared.
+// SAFETY: a wasm32-wasip2 plugin instance runs one thread, so the arena's cells are
+// never touched by two threads at once.
+#[cfg(target_arch = "wasm32")]
 unsafe impl Sync for Arena {}
 
 impl Arena {
-    pub const fn new(room: &'static Room) -> Arena {
+    /// # Safety
+    ///
+    /// At most one arena is made over a room: two would hand out the same bytes.
+    pub const unsafe fn new(room: &'static Room) -> Arena {
         Arena {
             room,
             next: Cell::new(0),
@@ -131,8 +130,13 @@ unsafe impl GlobalAlloc for Arena {
         // SAFETY: as above.
         let moved = unsafe { self.alloc(new_layout) };
         if !moved.is_null() {
-            // SAFETY: both blocks are live, distinct and at least `layout.size()` long.
-            unsafe { std::ptr::copy_nonoverlapping(ptr, moved, layout.size()) };
+            // SAFETY: both blocks are live, distinct and at least `layout.size()` long;
+            // the old one is then freed (which gives its room back when it was the
+            // latest and the new one came from the standard allocator).
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, moved, layout.size());
+                self.dealloc(ptr, layout);
+            }
         }
         moved
     }
@@ -147,7 +151,8 @@ mod tests {
     #[test]
     fn bumps_reuses_the_last_block_and_falls_back_when_full() {
         static ROOM: Room = Room::new();
-        let arena = Arena::new(&ROOM);
+        // SAFETY: the only arena over this room.
+        let arena = unsafe { Arena::new(&ROOM) };
         let small = Layout::from_size_align(24, 8).unwrap();
         unsafe {
             let a = arena.alloc(small);
@@ -172,6 +177,14 @@ mod tests {
             // Alignment is honoured.
             let page = Layout::from_size_align(10, 4096).unwrap();
             assert_eq!(arena.alloc(page) as usize % 4096, 0);
+
+            // The latest block outgrowing the arena moves to the standard allocator
+            // and gives its room back.
+            let last = arena.alloc(small);
+            let out = arena.realloc(last, small, ARENA_BYTES + 1);
+            assert!(!out.is_null() && !arena.contains(out));
+            assert_eq!(arena.alloc(small), last);
+            System.dealloc(out, Layout::from_size_align(ARENA_BYTES + 1, 8).unwrap());
 
             // Past the arena, blocks come from the standard allocator and are freed
             // back to it.

@@ -19,8 +19,8 @@
 //! Off wasm (in `cargo test`), all of these are answered by a [`testing::TestHost`], so
 //! the very same trait implementation can be unit-tested natively.
 
-#[cfg(feature = "arena")]
-pub mod arena;
+#[cfg(all(feature = "arena", any(target_arch = "wasm32", test)))]
+mod arena;
 #[doc(hidden)]
 pub mod bindings;
 mod host;
@@ -41,7 +41,8 @@ pub use host::{clock, config, inventory, kv, log, sales};
 #[global_allocator]
 static ALLOCATOR: arena::Arena = {
     static ROOM: arena::Room = arena::Room::new();
-    arena::Arena::new(&ROOM)
+    // SAFETY: the only arena over this room.
+    unsafe { arena::Arena::new(&ROOM) }
 };
 
 mod export;
