@@ -493,10 +493,9 @@ fn median_start(
         }
         let (daemon, took) = Daemon::timed_start(linli, data_dir, &[])?;
         daemon.stop()?;
-        times.push(took);
+        times.push(took.as_secs_f64());
     }
-    times.sort();
-    Ok(times[times.len() / 2])
+    Ok(Duration::from_secs_f64(median(&times)))
 }
 
 /// A basket of `lines` different SKUs with stock, one unit each, from a member.

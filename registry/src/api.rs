@@ -30,6 +30,17 @@ pub struct AppState {
     pub k: u32,
 }
 
+/// Run blocking work (the database, files, hashing) off the async workers.
+async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
+}
+
 impl AppState {
     async fn with_db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
@@ -37,7 +48,7 @@ impl AppState {
         F: FnOnce(&mut Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
     {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut conn = state
                 .db
                 .lock()
@@ -45,7 +56,6 @@ impl AppState {
             work(&mut conn, &state)
         })
         .await
-        .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
     }
 
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
@@ -227,12 +237,11 @@ async fn download(
         })
         .await?;
     let path = state.blob_path(&found.sha256);
-    let bytes = tokio::task::spawn_blocking(move || {
+    let bytes = blocking(move || {
         std::fs::read(&path)
             .map_err(|err| ApiError::Internal(format!("bundle {}: {err}", path.display())))
     })
-    .await
-    .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))??;
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -509,14 +518,13 @@ async fn receive_events(
     read_only(&state)?;
     // The signature and the JSON are checked before taking the database, so pushes of
     // many stores do not queue behind one another's hashing and parsing.
-    let (key, push) = tokio::task::spawn_blocking(move || {
+    let (key, push) = blocking(move || {
         let key = signer(&headers, &method, &uri, &body)?;
         let push = serde_json::from_slice::<Push>(&body)
             .map_err(|err| ApiError::Unprocessable(format!("body: {err}")));
-        Ok::<_, ApiError>((key, push))
+        Ok((key, push))
     })
-    .await
-    .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))??;
+    .await?;
     state
         .with_db(move |conn, _| {
             let store = store_named_by(conn, &key)?;
