@@ -141,17 +141,17 @@ impl Db {
         E: From<rusqlite::Error> + From<StoreError>,
     {
         let idle = crate::lock(&self.readers).pop();
-        let mut conn = match idle {
+        let conn = match idle {
             Some(conn) => conn,
             None => open_reader(&self.path)?,
         };
-        let result = {
-            let tx = conn.transaction()?;
-            let result = work(&tx);
-            // Nothing was written: ending the transaction only releases the snapshot.
-            tx.rollback()?;
-            result
-        };
+        // BEGIN and ROLLBACK as cached statements: a quote makes this round trip on every
+        // request, and `Connection::transaction` parses both statements again each time.
+        // Should `work` panic, the connection is dropped with its transaction, not pooled.
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let result = work(&conn);
+        // Nothing was written: ending the transaction only releases the snapshot.
+        conn.prepare_cached("ROLLBACK")?.execute([])?;
         crate::lock(&self.readers).push(conn);
         result
     }
