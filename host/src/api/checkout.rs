@@ -125,7 +125,9 @@ async fn quote(
     Body(basket): Body<Basket>,
 ) -> Result<Json<Quote>, ApiError> {
     state
-        .read_db(move |conn, state| Ok(Json(price(conn, state, &basket, now_ms())?)))
+        .read_db_quick(&state.quotes, move |conn, state| {
+            Ok(Json(price(conn, state, &basket, now_ms())?))
+        })
         .await
 }
 

@@ -1,6 +1,7 @@
 //! The store's HTTP API (`/v1`, JSON). Routers are composed from one module per
 //! resource; handlers return `Result<Json<T>, ApiError>`; blocking work (SQLite, plugin
-//! calls) runs on the blocking pool.
+//! calls) runs on the blocking pool, except work that is nearly always quick (a quote),
+//! which runs in place while it stays quick ([`QuickPath`]).
 
 mod checkout;
 mod dashboard;
@@ -34,7 +35,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -60,6 +63,66 @@ pub struct AppState {
     pub reports: Arc<ReportsConfig>,
     /// The link to the alliance server; none when sync is off.
     pub alliance: Option<Arc<crate::sync::Link>>,
+    /// Where quotes run: in place while they stay quick.
+    pub quotes: Arc<QuickPath>,
+}
+
+/// Where work that is nearly always quick runs. A quote is some tens of microseconds of
+/// SQLite reads and plugin calls; handing it to the blocking pool and back costs two
+/// thread wake-ups, which on a two-core box is as much CPU again as the quote (BENCHMARKS.md,
+/// "Whole host"). So it runs on the async worker that parsed the request while it stays
+/// quick. Once a run takes more than [`QuickPath::QUICK`] of CPU time (a slow plugin, up to
+/// its deadline; a large stock reload), the same work goes to the blocking pool until
+/// [`QuickPath::SLOW_SPELL`] has passed without a slow run: a plugin that turns slow holds
+/// a worker up once, not on every request. CPU time, not wall time: under load a quick
+/// run's wall time also counts the other threads its core served meanwhile, and a spell
+/// begun by preemption would keep itself going.
+#[derive(Debug, Default)]
+pub struct QuickPath {
+    /// Until when (ms since [`ORIGIN`]) the work goes to the blocking pool.
+    slow_until: AtomicU64,
+}
+
+/// The clock [`QuickPath`] counts its spells on.
+static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+impl QuickPath {
+    /// More CPU time than this and a run is slow.
+    /// A quote takes about a tenth of a millisecond; under load one in some tens of
+    /// thousands took 3 ms, which is no reason for a spell.
+    pub const QUICK: Duration = Duration::from_millis(5);
+    /// How long after a slow run the work stays on the blocking pool.
+    pub const SLOW_SPELL: Duration = Duration::from_secs(1);
+
+    fn now() -> u64 {
+        ORIGIN.elapsed().as_millis() as u64
+    }
+
+    /// Whether the work is in a slow spell.
+    pub fn slow(&self) -> bool {
+        Self::now() < self.slow_until.load(Ordering::Relaxed)
+    }
+
+    /// Do the work, timed: a slow run starts (or extends) a slow spell.
+    fn timed<T>(&self, work: impl FnOnce() -> T) -> T {
+        let (started, cpu_started) = (Instant::now(), thread_cpu_time());
+        let result = work();
+        // A thread uses no more CPU time than the time that passes: the second reading
+        // of the CPU clock (a system call here) is only needed after a long run.
+        if started.elapsed() > Self::QUICK
+            && thread_cpu_time().saturating_sub(cpu_started) > Self::QUICK
+        {
+            let until = Self::now() + Self::SLOW_SPELL.as_millis() as u64;
+            self.slow_until.fetch_max(until, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 /// How data-sharing reports are built.
@@ -109,6 +172,21 @@ impl AppState {
         F: FnOnce(&Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
     {
         self.blocking(move |state| state.db.read(|conn| work(conn, state)))
+            .await
+    }
+
+    /// [`AppState::read_db`] for work that is nearly always quick: in place, unless
+    /// `path` is in a slow spell.
+    pub async fn read_db_quick<T, F>(&self, path: &Arc<QuickPath>, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
+    {
+        if !path.slow() {
+            return path.timed(|| self.db.read(|conn| work(conn, self)));
+        }
+        let path = path.clone();
+        self.read_db(move |conn, state| path.timed(|| work(conn, state)))
             .await
     }
 
@@ -394,5 +472,35 @@ fn policy_text(error: &PolicyError) -> String {
         PolicyError::InvalidInput(text) => format!("invalid input: {text}"),
         PolicyError::BadConfig(text) => format!("bad setting: {text}"),
         PolicyError::Refused(text) => text.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QuickPath;
+    use std::time::Duration;
+
+    /// Spin for `cpu` of this thread's CPU time.
+    fn spin(cpu: Duration) {
+        let started = super::thread_cpu_time();
+        while super::thread_cpu_time() - started < cpu {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[test]
+    fn a_slow_run_sends_the_work_to_the_blocking_pool_for_a_spell() {
+        let path = QuickPath::default();
+        assert!(!path.slow(), "quick at first");
+        assert_eq!(path.timed(|| 7), 7);
+        assert!(!path.slow(), "a quick run starts no spell");
+        // Waiting costs no CPU time: only work that hogs the thread starts a spell.
+        path.timed(|| std::thread::sleep(QuickPath::QUICK * 2));
+        assert!(!path.slow(), "sleeping is not slow");
+
+        path.timed(|| spin(QuickPath::QUICK + Duration::from_millis(2)));
+        assert!(path.slow(), "a slow run starts a spell");
+        path.timed(|| ());
+        assert!(path.slow(), "a quick run does not end the spell");
     }
 }

@@ -292,6 +292,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
             time_zone: config.time_zone()?,
         }),
         alliance: link.clone(),
+        quotes: Arc::default(),
     };
     tokio::spawn(sensor_upkeep(state.clone(), config.sensors.clone()));
     tokio::spawn(checkpoints(state.db.clone()));
