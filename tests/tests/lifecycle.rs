@@ -479,3 +479,81 @@ fn a_store_installs_from_a_mirror_of_another_alliances_registry() {
         publishers.secret("alice").public().id()
     );
 }
+
+#[test]
+fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps_serving() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let registry = Registry::start(&publishers.registry_data(), &[]);
+    let wasm = std::fs::read(hostile("pricing")).unwrap();
+    let bundle = publishers.bundle("green-lane/slow", "1.0.0", &wasm, Some("alice"), unchanged);
+    publishers.publish(&registry.url, &bundle, "alice").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &registry.url);
+    trust(&store, &publishers.key_file("alice", true));
+    plugin(&daemon, &store, &["install", "green-lane/slow@=1.0.0"]).unwrap();
+    // Calls the host until its fuel or its deadline (50 ms) runs out, on every quote.
+    let (status, body) = daemon.put("/v1/plugins/slow/config", &json!({"mode": "host-loop"}));
+    assert_eq!(status, 200, "{body}");
+
+    // Quotes from two tills while a third client keeps asking for /healthz.
+    let quotes_done = AtomicBool::new(false);
+    let health_checks = AtomicUsize::new(0);
+    let quotes: Vec<Value> = std::thread::scope(|scope| {
+        let checker = scope.spawn(|| {
+            while !quotes_done.load(Ordering::Relaxed) {
+                let (status, body) = daemon.get("/healthz");
+                assert_eq!(status, 200, "{body}");
+                health_checks.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let tills: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let basket = json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]});
+                    (0..6)
+                        .map(|_| {
+                            let (status, quote) = daemon.post("/v1/checkout/quote", &basket);
+                            assert_eq!(status, 200, "{quote}");
+                            quote
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let quotes = tills
+            .into_iter()
+            .flat_map(|till| till.join().unwrap())
+            .collect();
+        quotes_done.store(true, Ordering::Relaxed);
+        checker.join().unwrap();
+        quotes
+    });
+    assert!(health_checks.load(Ordering::Relaxed) > 0);
+
+    // The slow install was skipped, with what stopped it, until the breaker tripped;
+    // every quote still priced the basket.
+    let skipped: Vec<&Value> = quotes
+        .iter()
+        .filter_map(|quote| quote["skipped"].as_array()?.first())
+        .collect();
+    // Five in a row trip it; the other till's call in flight at that moment fails too.
+    assert!((5..=6).contains(&skipped.len()), "{quotes:?}");
+    for entry in &skipped {
+        assert_eq!(entry["install"], "slow");
+        let error = entry["error"].as_str().unwrap();
+        assert!(
+            error.contains("deadline") || error.contains("fuel"),
+            "{entry}"
+        );
+    }
+    assert!(
+        quotes
+            .iter()
+            .all(|quote| quote["total"] == quote["shelf_total"])
+    );
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let slow = install_of(&plugins, "slow");
+    assert_eq!(slow["tripped"], true, "{slow}");
+    assert_eq!(slow["failures"], skipped.len(), "{slow}");
+}
