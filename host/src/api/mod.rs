@@ -115,11 +115,18 @@ impl QuickPath {
         let result = work();
         // A thread uses no more CPU time than the time that passes: the second reading
         // of the CPU clock (a system call here) is only needed after a long run.
-        if started.elapsed() > Self::QUICK
-            && thread_cpu_time().saturating_sub(cpu_started) > Self::QUICK
-        {
-            let until = Self::now() + Self::SLOW_SPELL.as_millis() as u64;
-            self.slow_until.fetch_max(until, Ordering::Relaxed);
+        if started.elapsed() > Self::QUICK {
+            let cpu = thread_cpu_time().saturating_sub(cpu_started);
+            if cpu > Self::QUICK {
+                let until = Self::now() + Self::SLOW_SPELL.as_millis() as u64;
+                if self.slow_until.fetch_max(until, Ordering::Relaxed) <= Self::now() {
+                    tracing::info!(
+                        "a {:.1} ms run: work that is usually quick runs on the blocking pool for {:?}",
+                        cpu.as_secs_f64() * 1e3,
+                        Self::SLOW_SPELL
+                    );
+                }
+            }
         }
         result
     }
