@@ -69,9 +69,9 @@ pub struct AppState {
 
 /// Where work that is nearly always quick runs. A quote is some tens of microseconds of
 /// SQLite reads and plugin calls; handing it to the blocking pool and back costs two
-/// thread wake-ups, which on a two-core box is as much CPU again as the quote (BENCHMARKS.md,
-/// "Whole host"). So it runs on the async worker that parsed the request while it stays
-/// quick. Once a run takes more than [`QuickPath::QUICK`] of CPU time (a slow plugin, up to
+/// thread wake-ups, about 30 µs of CPU a quote on a two-core box (BENCHMARKS.md, "Quotes
+/// in place, and jemalloc"). So it runs on the async worker that
+/// parsed the request while it stays quick. Once a run takes more than [`QuickPath::QUICK`] of CPU time (a slow plugin, up to
 /// its deadline; a large stock reload), the same work goes to the blocking pool until
 /// [`QuickPath::SLOW_SPELL`] has passed without a slow run: a plugin that turns slow holds
 /// a worker up once, not on every request. CPU time, not wall time: under load a quick
