@@ -300,6 +300,10 @@ pub fn allocate<'a>(
             qty: take,
             expires_at: batch.expires_at,
         });
+        // `available` only matters for the refusal, when the line cannot be filled.
+        if left == 0 {
+            break;
+        }
     }
     if left > 0 {
         return Err(available);
