@@ -70,13 +70,13 @@ pub struct AppState {
 /// Where work that is nearly always quick runs. A quote is some tens of microseconds of
 /// SQLite reads and plugin calls; handing it to the blocking pool and back costs two
 /// thread wake-ups, about 30 µs of CPU a quote on a two-core box (BENCHMARKS.md, "Quotes
-/// in place, and jemalloc"). So it runs on the async worker that
-/// parsed the request while it stays quick. Once a run takes more than [`QuickPath::QUICK`] of CPU time (a slow plugin, up to
-/// its deadline; a large stock reload), the same work goes to the blocking pool until
-/// [`QuickPath::SLOW_SPELL`] has passed without a slow run: a plugin that turns slow holds
-/// a worker up once, not on every request. CPU time, not wall time: under load a quick
-/// run's wall time also counts the other threads its core served meanwhile, and a spell
-/// begun by preemption would keep itself going.
+/// in place, and jemalloc"). So it runs on the async worker that parsed the request while
+/// it stays quick. Once a run takes more than [`QuickPath::QUICK`] of CPU time (a slow
+/// plugin, up to its deadline; a large stock reload), the same work goes to the blocking
+/// pool until [`QuickPath::SLOW_SPELL`] has passed without a slow run: a plugin that turns
+/// slow holds a worker up once, not on every request. CPU time, not wall time: under load
+/// a quick run's wall time also counts the other threads its core served meanwhile, and a
+/// spell begun by preemption would keep itself going.
 #[derive(Debug, Default)]
 pub struct QuickPath {
     /// Until when (ms since [`ORIGIN`]) the work goes to the blocking pool.
@@ -93,9 +93,8 @@ fn thread_cpu_time() -> Duration {
 }
 
 impl QuickPath {
-    /// More CPU time than this and a run is slow.
-    /// A quote takes about a tenth of a millisecond; under load one in some tens of
-    /// thousands took 3 ms, which is no reason for a spell.
+    /// More CPU time than this and a run is slow; a 20-line quote takes about a tenth of a
+    /// millisecond.
     pub const QUICK: Duration = Duration::from_millis(5);
     /// How long after a slow run the work stays on the blocking pool.
     pub const SLOW_SPELL: Duration = Duration::from_secs(1);
@@ -190,7 +189,13 @@ impl AppState {
         F: FnOnce(&Connection, &AppState) -> Result<T, ApiError> + Send + 'static,
     {
         if !path.slow() {
-            return path.timed(|| self.db.read(|conn| work(conn, self)));
+            // A panic answers 500 here as it does from the blocking pool, rather than
+            // taking the connection down with the worker's task.
+            let run = std::panic::AssertUnwindSafe(|| {
+                path.timed(|| self.db.read(|conn| work(conn, self)))
+            });
+            return std::panic::catch_unwind(run)
+                .unwrap_or_else(|_| Err(ApiError::Internal("request task panicked".into())));
         }
         let path = path.clone();
         self.read_db(move |conn, state| path.timed(|| work(conn, state)))
