@@ -72,11 +72,13 @@ impl Link {
     ) -> Result<(u16, String), String> {
         let authorization = self.key.sign_request(method, path, api::now_ms(), &body);
         let mut uri = format!("{}{path}", self.server);
-        for (index, (name, value)) in query.iter().enumerate() {
-            uri.push(if index == 0 { '?' } else { '&' });
-            uri.push_str(name);
-            uri.push('=');
-            uri.push_str(&percent_encode(value));
+        if !query.is_empty() {
+            uri.push('?');
+            uri.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(query)
+                    .finish(),
+            );
         }
         let request = ureq::http::Request::builder()
             .method(method)
@@ -130,19 +132,6 @@ pub enum CallError {
     /// The server answered with an error status and said why.
     #[error("the alliance server refused ({status}): {message}")]
     Refused { status: u16, message: String },
-}
-
-/// Percent-encode a query value (everything but unreserved characters).
-fn percent_encode(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[derive(Serialize)]
