@@ -7,9 +7,8 @@
 use crate::api::{self, AppState};
 use crate::daemon::AllianceConfig;
 use crate::store::{outbox, pool};
-use linli_sdk::alliance::{State, Transfer};
+use linli_alliance::{Acked, Envelope, Push, State, Transfer, paths};
 use linli_sdk::bundle::SecretKey;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +17,8 @@ const BATCH: usize = 500;
 /// The wait after the first failed push; it doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The server's routes; the request signature covers the path.
-const EVENTS_PATH: &str = "/v1/alliance/events";
-pub const TRANSFERS_PATH: &str = "/v1/alliance/transfers";
+/// The server's route of transfers, for the API's pool calls.
+pub const TRANSFERS_PATH: &str = paths::TRANSFERS;
 
 /// The store's link to the alliance server: where, as whom, how often.
 pub struct Link {
@@ -134,25 +132,6 @@ pub enum CallError {
     Refused { status: u16, message: String },
 }
 
-#[derive(Serialize)]
-struct Push<'a> {
-    store: &'a str,
-    events: Vec<Event>,
-}
-
-#[derive(Serialize)]
-struct Event {
-    seq: i64,
-    kind: String,
-    at: i64,
-    payload: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct Acked {
-    acked: i64,
-}
-
 /// Push the outbox and pull the pool's transfers for as long as the daemon runs.
 pub async fn sync(state: AppState, link: Arc<Link>) {
     // While sync fails: the current backoff and the attempts so far.
@@ -202,7 +181,7 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
     let (first, last, full) = (first.seq, last.seq, pending.len() == BATCH);
     let events = pending
         .into_iter()
-        .map(|row| Event {
+        .map(|row| Envelope {
             seq: row.seq,
             kind: row.kind,
             at: row.at,
@@ -211,7 +190,7 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
         })
         .collect();
     let body = serde_json::to_vec(&Push {
-        store: &link.store,
+        store: link.store.clone(),
         events,
     })
     .expect("events serialise");
@@ -249,7 +228,7 @@ async fn push_once(state: &AppState, link: &Arc<Link>) -> Result<bool, String> {
 
 /// One signed push; the server's acknowledgement.
 fn send(link: &Link, body: Vec<u8>) -> Result<i64, String> {
-    link.call::<Acked>("POST", EVENTS_PATH, &[], body)
+    link.call::<Acked>("POST", paths::EVENTS, &[], body)
         .map(|answer| answer.acked)
         .map_err(|err| err.to_string())
 }

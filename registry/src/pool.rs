@@ -11,7 +11,7 @@
 
 use crate::api::ApiError;
 use crate::db::Event;
-pub use linli_sdk::alliance::{Item, Offer, State, Transfer};
+pub use linli_alliance::{Item, Offer, State, Transfer};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

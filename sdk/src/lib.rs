@@ -31,10 +31,6 @@ pub mod testing;
 #[cfg(all(feature = "bundle", not(target_arch = "wasm32")))]
 pub mod bundle;
 
-/// The alliance's wire types for the shared stock pool (feature `bundle`).
-#[cfg(all(feature = "bundle", not(target_arch = "wasm32")))]
-pub mod alliance;
-
 pub use host::{clock, config, inventory, kv, log, sales};
 
 #[cfg(all(feature = "arena", target_arch = "wasm32"))]

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linli_sdk::alliance::{Offer, State as TransferState, Transfer};
+use linli_alliance::{Offer, State as TransferState, Transfer};
 use serde::{Deserialize, Serialize};
 
 pub fn reading() -> Router<AppState> {

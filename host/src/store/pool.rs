@@ -5,7 +5,7 @@
 //! pull brings them first.
 
 use super::catalogue::{self, Batch, Sku};
-use linli_sdk::alliance::{Item, State, Transfer};
+use linli_alliance::{Item, State, Transfer};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 

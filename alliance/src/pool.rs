@@ -1,5 +1,5 @@
 //! What a store daemon and the alliance server say to each other about the shared
-//! stock pool (feature `bundle`: native only).
+//! stock pool: offers, transfers, and the calls a store makes to search, ask and decide.
 
 use serde::{Deserialize, Serialize};
 
@@ -93,4 +93,63 @@ pub struct Transfer {
     pub decision: Option<i64>,
     /// The offer, with its batch and SKU.
     pub item: Item,
+}
+
+/// The routes' query for offers near the asking store (`GET` [`OFFERS`](crate::paths::OFFERS)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfferSearch {
+    /// Offers of this SKU; every SKU without it.
+    pub sku: Option<String>,
+    /// From the asking store's location, in km (default 5).
+    pub radius_km: Option<f64>,
+}
+
+/// A store asks another for units of its offer (`POST` [`TRANSFERS`](crate::paths::TRANSFERS)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PoolProposal))]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    /// The offering store.
+    pub store: String,
+    /// Its offer's id.
+    pub offer: String,
+    pub qty: u32,
+}
+
+/// The query for transfers (`GET` [`TRANSFERS`](crate::paths::TRANSFERS)).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferQuery {
+    /// Transfers this store sends or receives.
+    pub store: Option<String>,
+    /// proposed (pending), accepted or declined: text, so the server can answer a state
+    /// it does not know with the three it does ([`State::parse`]).
+    pub state: Option<String>,
+    /// Only transfers decided after this decision number, in the order decided.
+    pub decided_after: Option<i64>,
+}
+
+/// What the offering store decides about a proposed transfer: the last segment of
+/// [`paths::decision`](crate::paths::decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Decline,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Decline => "decline",
+        }
+    }
+
+    /// The decision a path segment names; none for any other segment.
+    pub fn parse(text: &str) -> Option<Decision> {
+        [Decision::Accept, Decision::Decline]
+            .into_iter()
+            .find(|decision| decision.as_str() == text)
+    }
 }
