@@ -12,7 +12,7 @@
 //! 4. resident memory after start and after the quote load;
 //! 5. the alliance sync drain: a backlog of 100,000 outbox events pushed by the daemon
 //!    to a real `linli-registry serve` (signed batches of 500 over HTTP, each applied
-//!    and acknowledged), against the registry's own `db::receive_events` applying the
+//!    and acknowledged), against the registry's own `events::receive` applying the
 //!    same events in batches of 500 in-process on a fresh database.
 //!
 //! The batch trace on a year of sales is `cargo bench -p linli-host --bench store`.
@@ -937,37 +937,38 @@ fn alliance_drain(linli: &Path, dir: &Path, events: i64) -> Result<Drain, String
     })
 }
 
-/// The baseline: the same events applied by the registry's own `receive_events`, in
+/// The baseline: the same events applied by the registry's own `events::receive`, in
 /// batches of 500, in-process on a fresh registry database with the server's settings
 /// (`db::open`). The events are decoded before the clock starts.
 fn bare_receive(linli: &Path, dir: &Path, events: i64) -> Result<Drain, String> {
-    use linli_registry::db;
+    use linli_alliance::{Envelope, Event};
+    use linli_registry::{db, events};
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let registry_data = dir.join("registry");
     register_store(linli, &registry_binary(linli)?, dir, &registry_data)?;
     let mut conn = db::open(&registry_data)?;
     let at = now_ms();
-    let batches: Vec<Vec<db::Event>> = (0..events)
-        .map(|index| db::Event {
+    let batches: Vec<Vec<Envelope>> = (0..events)
+        .map(|index| Envelope {
             seq: index + 1,
-            kind: "daily-sales".into(),
+            kind: Event::DAILY_SALES.into(),
             at,
             payload: daily_sales(index),
         })
         .collect::<Vec<_>>()
         .chunks(BATCH)
-        .map(<[db::Event]>::to_vec)
+        .map(<[Envelope]>::to_vec)
         .collect();
     let begun = Instant::now();
     let mut acked = 0;
     for batch in &batches {
-        acked = db::receive_events(&mut conn, DRAIN_STORE, batch, now_ms())
-            .map_err(|err| format!("receive_events: {err}"))?;
+        acked = events::receive(&mut conn, DRAIN_STORE, batch, now_ms())
+            .map_err(|err| format!("events::receive: {err}"))?;
     }
     let took = begun.elapsed();
     if acked != events {
         return Err(format!(
-            "receive_events acknowledged {acked} of {events} events"
+            "events::receive acknowledged {acked} of {events} events"
         ));
     }
     Ok(Drain {

@@ -1,9 +1,10 @@
-//! The registry's database: members and their keys and namespaces, published versions;
-//! alliance stores and the events they push. Bundles themselves live in the blob
-//! directory, named by their SHA-256.
+//! The registry's database: its schema, members and their keys and namespaces,
+//! published versions; alliance stores and the events they push. Bundles themselves
+//! live in the blob directory (`blobs`); the pool's queries are the pool's.
 
+use linli_alliance::Envelope;
 use linli_sdk::bundle::PublicKey;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -66,7 +67,46 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (store, seq)
     ) WITHOUT ROWID;
 "#,
-    crate::pool::MIGRATION,
+    // The stock pool: store locations, offers, transfers.
+    r#"
+    -- Where a store is, for the pool's radius; registered by the operator.
+    ALTER TABLE alliance_store ADD COLUMN latitude REAL;
+    ALTER TABLE alliance_store ADD COLUMN longitude REAL;
+    -- Offers as their stock-offer events describe them (`item` is the event's JSON),
+    -- and how many of their units accepted transfers took.
+    CREATE TABLE pool_offer (
+        store        TEXT NOT NULL REFERENCES alliance_store(name),
+        offer        TEXT NOT NULL,
+        sku          TEXT NOT NULL,
+        batch        TEXT NOT NULL,
+        qty          INTEGER NOT NULL CHECK (qty > 0),
+        taken        INTEGER NOT NULL DEFAULT 0 CHECK (taken >= 0 AND taken <= qty),
+        expires_at   INTEGER,
+        item         TEXT NOT NULL,
+        offered_at   INTEGER NOT NULL,
+        withdrawn_at INTEGER,
+        PRIMARY KEY (store, offer)
+    );
+    CREATE INDEX pool_offer_sku ON pool_offer (sku);
+    CREATE TABLE pool_transfer (
+        transfer    INTEGER PRIMARY KEY,
+        store       TEXT NOT NULL,
+        offer       TEXT NOT NULL,
+        to_store    TEXT NOT NULL REFERENCES alliance_store(name),
+        qty         INTEGER NOT NULL CHECK (qty > 0),
+        state       TEXT NOT NULL CHECK (state IN ('proposed', 'accepted', 'declined')),
+        proposed_at INTEGER NOT NULL,
+        decided_at  INTEGER,
+        -- The alliance-wide order of decisions: a store pulls what was decided after
+        -- the last decision it recorded.
+        decision    INTEGER UNIQUE,
+        FOREIGN KEY (store, offer) REFERENCES pool_offer (store, offer)
+    );
+    CREATE INDEX pool_transfer_store ON pool_transfer (store, state);
+    CREATE INDEX pool_transfer_to_store ON pool_transfer (to_store, state);
+    -- The operator's weekly view reads events by kind.
+    CREATE INDEX alliance_event_kind ON alliance_event (kind);
+"#,
     r#"
     -- Events kept per store, counted as they are kept, so the operator's view of the
     -- stores does not count a growing table on every request.
@@ -425,48 +465,34 @@ pub fn stores(conn: &Connection) -> rusqlite::Result<Vec<AllianceStore>> {
     .collect()
 }
 
-/// One event a store shares, as it pushes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Event {
-    /// The store's sequence number, from 1, never reused.
-    pub seq: i64,
-    pub kind: String,
-    /// When the store recorded it, unix ms.
-    pub at: i64,
-    pub payload: serde_json::Value,
-}
-
-/// Keep a store's events, each (store, seq) once, in one transaction, and advance the
-/// store's acknowledgement to the highest seq with no gap below it.
-pub fn receive_events(
-    conn: &mut Connection,
+/// Keep one event a store pushed, in the caller's transaction: whether it is new (each
+/// (store, seq) is kept once, whoever sends it how often).
+pub fn keep_event(
+    tx: &Transaction,
     store: &str,
-    events: &[Event],
+    event: &Envelope,
     now: i64,
-) -> rusqlite::Result<i64> {
-    let tx = conn.transaction()?;
-    let mut kept = 0;
-    {
-        let mut insert = tx.prepare_cached(
+) -> rusqlite::Result<bool> {
+    let new = tx
+        .prepare_cached(
             "INSERT INTO alliance_event (store, seq, kind, at, payload, received_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (store, seq) DO NOTHING",
-        )?;
-        for event in events {
-            let new = insert.execute(params![
-                store,
-                event.seq,
-                event.kind,
-                event.at,
-                event.payload.to_string(),
-                now
-            ])?;
-            if new == 1 {
-                kept += 1;
-                crate::pool::apply(&tx, store, event)?;
-            }
-        }
-    }
+        )?
+        .execute(params![
+            store,
+            event.seq,
+            event.kind,
+            event.at,
+            event.payload.to_string(),
+            now
+        ])?;
+    Ok(new == 1)
+}
+
+/// After a push kept `kept` new events of a store: advance its acknowledgement to the
+/// highest seq with no gap below it, count the events and note the push. The
+/// acknowledgement.
+pub fn note_push(tx: &Transaction, store: &str, kept: i64, now: i64) -> rusqlite::Result<i64> {
     let mut acked: i64 = tx.query_row(
         "SELECT acked FROM alliance_store WHERE name = ?1",
         [store],
@@ -489,47 +515,12 @@ pub fn receive_events(
         "UPDATE alliance_store SET acked = ?2, pushed_at = ?3, events = events + ?4 WHERE name = ?1",
         params![store, acked, now, kept],
     )?;
-    tx.commit()?;
     Ok(acked)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(seq: i64) -> Event {
-        Event {
-            seq,
-            kind: "sharing-report".into(),
-            at: seq,
-            payload: serde_json::json!({"seq": seq}),
-        }
-    }
-
-    #[test]
-    fn events_are_kept_once_and_acknowledged_up_to_the_first_gap() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = open(dir.path()).unwrap();
-        let key = linli_sdk::bundle::SecretKey::generate().unwrap().public();
-        add_store(&conn, "corner", &key, 0).unwrap();
-        assert_eq!(
-            receive_events(&mut conn, "corner", &[event(1), event(2)], 1).unwrap(),
-            2
-        );
-        // 4 waits for 3; a resent 2 changes nothing.
-        assert_eq!(
-            receive_events(&mut conn, "corner", &[event(2), event(4)], 2).unwrap(),
-            2
-        );
-        assert_eq!(
-            receive_events(&mut conn, "corner", &[event(3)], 3).unwrap(),
-            4
-        );
-        let stores = stores(&conn).unwrap();
-        assert_eq!(stores[0].acked, 4);
-        assert_eq!(stores[0].events, 4);
-        assert_eq!(stores[0].pushed_at, Some(3));
-    }
 
     #[test]
     fn a_store_has_one_key_and_a_key_one_store() {

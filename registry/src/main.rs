@@ -4,7 +4,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use linli_registry::api::AppState;
-use linli_registry::{api, db, mirror, pool};
+use linli_registry::blobs::Blobs;
+use linli_registry::{api, db, mirror, pool, reports};
 use linli_sdk::bundle::PublicKey;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -294,7 +295,7 @@ fn transfers(args: TransfersArgs) -> Result<(), String> {
 
 fn reports(args: ReportsArgs) -> Result<(), String> {
     let conn = open(&args.data)?;
-    let reports = pool::reports(&conn, args.k.k).map_err(|err| err.to_string())?;
+    let reports = reports::reports(&conn, args.k.k).map_err(|err| err.to_string())?;
     println!(
         "{}",
         serde_json::to_string_pretty(&reports).expect("JSON prints")
@@ -306,7 +307,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let conn = open(&args.data)?;
     let state = AppState {
         db: Arc::new(Mutex::new(conn)),
-        blobs: args.data.data_dir.join("blobs"),
+        blobs: Blobs::new(args.data.data_dir.join("blobs")),
         mirror_of: args.mirror.clone(),
         k: args.k.k,
     };

@@ -92,7 +92,7 @@ pub fn pull(state: &AppState, origin: &str) -> Result<Pulled, String> {
                     .db
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                match crate::api::store(&conn, state, version, &bytes) {
+                match state.blobs.keep(&conn, version, &bytes) {
                     Ok(()) => pulled.fetched += 1,
                     Err(err) => pulled.refused.push(format!("{label}: {err}")),
                 }

@@ -1,5 +1,4 @@
-//! The alliance's shared stock pool (跨社区互助库存池) and the operator's weekly view
-//! of what stores share.
+//! The alliance's shared stock pool (跨社区互助库存池).
 //!
 //! A store offers surplus of a batch through its outbox (`stock-offer` events, and
 //! `stock-offer-withdrawn`); the server applies each event once, with the event. A
@@ -9,113 +8,65 @@
 //! transaction, so the same units are never accepted twice. Both stores then record
 //! the accepted transfer as a stock movement of the batch, each once, by its id.
 
-use crate::api::ApiError;
-use crate::db::Event;
-pub use linli_alliance::{Item, Offer, State, Transfer};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use linli_alliance::Item;
+pub use linli_alliance::{Offer, State, Transfer};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-/// The outbox kind of an offer to the pool.
-pub const STOCK_OFFER: &str = "stock-offer";
-/// The outbox kind of an offer taken back.
-pub const STOCK_OFFER_WITHDRAWN: &str = "stock-offer-withdrawn";
-/// The outbox kind of one store day's sales per category.
-pub const DAILY_SALES: &str = "daily-sales";
-/// The outbox kind of a data-sharing report.
-pub const SHARING_REPORT: &str = "sharing-report";
-
-/// The migration that brings the pool: store locations, offers, transfers.
-pub const MIGRATION: &str = r#"
-    -- Where a store is, for the pool's radius; registered by the operator.
-    ALTER TABLE alliance_store ADD COLUMN latitude REAL;
-    ALTER TABLE alliance_store ADD COLUMN longitude REAL;
-    -- Offers as their stock-offer events describe them (`item` is the event's JSON),
-    -- and how many of their units accepted transfers took.
-    CREATE TABLE pool_offer (
-        store        TEXT NOT NULL REFERENCES alliance_store(name),
-        offer        TEXT NOT NULL,
-        sku          TEXT NOT NULL,
-        batch        TEXT NOT NULL,
-        qty          INTEGER NOT NULL CHECK (qty > 0),
-        taken        INTEGER NOT NULL DEFAULT 0 CHECK (taken >= 0 AND taken <= qty),
-        expires_at   INTEGER,
-        item         TEXT NOT NULL,
-        offered_at   INTEGER NOT NULL,
-        withdrawn_at INTEGER,
-        PRIMARY KEY (store, offer)
-    );
-    CREATE INDEX pool_offer_sku ON pool_offer (sku);
-    CREATE TABLE pool_transfer (
-        transfer    INTEGER PRIMARY KEY,
-        store       TEXT NOT NULL,
-        offer       TEXT NOT NULL,
-        to_store    TEXT NOT NULL REFERENCES alliance_store(name),
-        qty         INTEGER NOT NULL CHECK (qty > 0),
-        state       TEXT NOT NULL CHECK (state IN ('proposed', 'accepted', 'declined')),
-        proposed_at INTEGER NOT NULL,
-        decided_at  INTEGER,
-        -- The alliance-wide order of decisions: a store pulls what was decided after
-        -- the last decision it recorded.
-        decision    INTEGER UNIQUE,
-        FOREIGN KEY (store, offer) REFERENCES pool_offer (store, offer)
-    );
-    CREATE INDEX pool_transfer_store ON pool_transfer (store, state);
-    CREATE INDEX pool_transfer_to_store ON pool_transfer (to_store, state);
-    -- The operator's weekly view reads events by kind.
-    CREATE INDEX alliance_event_kind ON alliance_event (kind);
-"#;
-
-#[derive(Deserialize)]
-struct Withdrawn {
-    offer: String,
+/// Why the pool refuses a call; each says what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// No such store, offer or transfer.
+    #[error("{0}")]
+    NotFound(String),
+    /// A store decides a transfer of another store's offer.
+    #[error("{0}")]
+    NotYours(String),
+    /// The offer or transfer is not in a state that allows it (withdrawn, expired,
+    /// too few units left, already decided).
+    #[error("{0}")]
+    Conflict(String),
+    /// The call itself is wrong (no units, the store's own offer, no location).
+    #[error("{0}")]
+    Invalid(String),
+    /// A kept offer no longer reads as one.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
 }
 
-/// Apply one event a store pushed, the first time the server keeps it (in the same
-/// transaction). Events of other kinds only wait to be read. A malformed pool event is
-/// kept and logged, not applied: refusing it would hold every later event of the store.
-pub fn apply(tx: &Transaction, store: &str, event: &Event) -> rusqlite::Result<()> {
-    match event.kind.as_str() {
-        STOCK_OFFER => match serde_json::from_value::<Item>(event.payload.clone()) {
-            Ok(item) if item.qty > 0 => {
-                tx.prepare_cached(
-                    "INSERT INTO pool_offer (store, offer, sku, batch, qty, expires_at, item, offered_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (store, offer) DO NOTHING",
-                )?
-                .execute(params![
-                    store,
-                    item.offer,
-                    item.sku,
-                    item.batch,
-                    item.qty,
-                    item.expires_at,
-                    event.payload.to_string(),
-                    event.at
-                ])?;
-            }
-            Ok(_) => tracing::warn!(store, seq = event.seq, "stock offer of 0 units not applied"),
-            Err(err) => {
-                tracing::warn!(store, seq = event.seq, "stock offer not applied: {err}")
-            }
-        },
-        STOCK_OFFER_WITHDRAWN => match serde_json::from_value::<Withdrawn>(event.payload.clone()) {
-            Ok(withdrawn) => {
-                tx.prepare_cached(
-                    "UPDATE pool_offer SET withdrawn_at = ?3 \
-                     WHERE store = ?1 AND offer = ?2 AND withdrawn_at IS NULL",
-                )?
-                .execute(params![store, withdrawn.offer, event.at])?;
-            }
-            Err(err) => {
-                tracing::warn!(
-                    store,
-                    seq = event.seq,
-                    "offer withdrawal not applied: {err}"
-                )
-            }
-        },
-        _ => {}
-    }
+/// Add an offer a store's `stock-offer` event describes (its first arrival; once per
+/// (store, offer)).
+pub fn add_offer(conn: &Connection, store: &str, item: &Item, at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pool_offer (store, offer, sku, batch, qty, expires_at, item, offered_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (store, offer) DO NOTHING",
+    )?
+    .execute(params![
+        store,
+        item.offer,
+        item.sku,
+        item.batch,
+        item.qty,
+        item.expires_at,
+        serde_json::to_string(item).expect("offers serialise"),
+        at
+    ])?;
+    Ok(())
+}
+
+/// Take a store's offer back, as its `stock-offer-withdrawn` event says.
+pub fn withdraw_offer(
+    conn: &Connection,
+    store: &str,
+    offer: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE pool_offer SET withdrawn_at = ?3 \
+         WHERE store = ?1 AND offer = ?2 AND withdrawn_at IS NULL",
+    )?
+    .execute(params![store, offer, at])?;
     Ok(())
 }
 
@@ -146,7 +97,7 @@ pub fn distance_km(from: (f64, f64), to: (f64, f64)) -> f64 {
     2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
 }
 
-fn location(conn: &Connection, store: &str) -> Result<(f64, f64), ApiError> {
+fn location(conn: &Connection, store: &str) -> Result<(f64, f64), PoolError> {
     let found: Option<(Option<f64>, Option<f64>)> = conn
         .query_row(
             "SELECT latitude, longitude FROM alliance_store WHERE name = ?1",
@@ -156,11 +107,11 @@ fn location(conn: &Connection, store: &str) -> Result<(f64, f64), ApiError> {
         .optional()?;
     match found {
         Some((Some(latitude), Some(longitude))) => Ok((latitude, longitude)),
-        Some(_) => Err(ApiError::Unprocessable(format!(
+        Some(_) => Err(PoolError::Invalid(format!(
             "store {store} has no location at the alliance, so no radius can be measured from it; \
              ask the operator to set it (`linli-registry store add {store} --key FILE --lat LAT --lon LON`)"
         ))),
-        None => Err(ApiError::NotFound(format!("store {store}: no such store"))),
+        None => Err(PoolError::NotFound(format!("store {store}: no such store"))),
     }
 }
 
@@ -172,7 +123,7 @@ pub fn offers_near(
     sku: Option<&str>,
     radius_km: f64,
     now: i64,
-) -> Result<Vec<Offer>, ApiError> {
+) -> Result<Vec<Offer>, PoolError> {
     let here = location(conn, asker)?;
     let mut statement = conn.prepare_cached(
         "SELECT pool_offer.store, item, qty - taken, offered_at, latitude, longitude \
@@ -210,9 +161,9 @@ pub fn offers_near(
     Ok(offers)
 }
 
-fn item_of(text: &str) -> Result<Item, ApiError> {
+fn item_of(text: &str) -> Result<Item, PoolError> {
     serde_json::from_str(text)
-        .map_err(|err| ApiError::Internal(format!("a kept offer is unreadable: {err}")))
+        .map_err(|err| PoolError::Unreadable(format!("a kept offer is unreadable: {err}")))
 }
 
 const TRANSFER: &str = "SELECT transfer, pool_transfer.store, to_store, pool_transfer.qty, state, \
@@ -239,7 +190,7 @@ fn transfer_row(row: &rusqlite::Row) -> rusqlite::Result<(Transfer, String)> {
     ))
 }
 
-fn with_item((mut transfer, item): (Transfer, String)) -> Result<Transfer, ApiError> {
+fn with_item((mut transfer, item): (Transfer, String)) -> Result<Transfer, PoolError> {
     transfer.item = item_of(&item)?;
     Ok(transfer)
 }
@@ -252,7 +203,7 @@ pub fn transfers(
     store: Option<&str>,
     state: Option<State>,
     decided_after: Option<i64>,
-) -> Result<Vec<Transfer>, ApiError> {
+) -> Result<Vec<Transfer>, PoolError> {
     let mut statement = conn.prepare_cached(&format!(
         "{TRANSFER} WHERE (?1 IS NULL OR pool_transfer.store = ?1 OR to_store = ?1) \
          AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR decision > ?3) \
@@ -267,17 +218,17 @@ pub fn transfers(
     rows.into_iter().map(with_item).collect()
 }
 
-fn transfer(tx: &Connection, id: i64) -> Result<Transfer, ApiError> {
+fn transfer(tx: &Connection, id: i64) -> Result<Transfer, PoolError> {
     let row = tx
         .prepare_cached(&format!("{TRANSFER} WHERE transfer = ?1"))?
         .query_row([id], transfer_row)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("transfer {id}: no such transfer")))?;
+        .ok_or_else(|| PoolError::NotFound(format!("transfer {id}: no such transfer")))?;
     with_item(row)
 }
 
 /// Units of an offer still free to accept, and whether the offer is open at all.
-fn open_units(tx: &Connection, store: &str, offer: &str, now: i64) -> Result<u32, ApiError> {
+fn open_units(tx: &Connection, store: &str, offer: &str, now: i64) -> Result<u32, PoolError> {
     let found: Option<(u32, u32, Option<i64>, Option<i64>)> = tx
         .prepare_cached(
             "SELECT qty, taken, expires_at, withdrawn_at FROM pool_offer WHERE store = ?1 AND offer = ?2",
@@ -287,17 +238,17 @@ fn open_units(tx: &Connection, store: &str, offer: &str, now: i64) -> Result<u32
         })
         .optional()?;
     let (qty, taken, expires_at, withdrawn_at) = found.ok_or_else(|| {
-        ApiError::NotFound(format!(
+        PoolError::NotFound(format!(
             "offer {offer} of store {store}: no such offer (it reaches the alliance with the store's next push)"
         ))
     })?;
     if withdrawn_at.is_some() {
-        return Err(ApiError::Conflict(format!(
+        return Err(PoolError::Conflict(format!(
             "offer {offer} of store {store} was withdrawn"
         )));
     }
     if expires_at.is_some_and(|expires| expires <= now) {
-        return Err(ApiError::Conflict(format!(
+        return Err(PoolError::Conflict(format!(
             "offer {offer} of store {store}: its batch has expired"
         )));
     }
@@ -313,21 +264,21 @@ pub fn propose(
     offer: &str,
     qty: u32,
     now: i64,
-) -> Result<Transfer, ApiError> {
+) -> Result<Transfer, PoolError> {
     if qty == 0 {
-        return Err(ApiError::Unprocessable(
+        return Err(PoolError::Invalid(
             "qty: a transfer moves at least 1 unit".into(),
         ));
     }
     if store == to_store {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(PoolError::Invalid(format!(
             "offer {offer} is store {store}'s own; a store does not transfer to itself"
         )));
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let available = open_units(&tx, store, offer, now)?;
     if qty > available {
-        return Err(ApiError::Conflict(format!(
+        return Err(PoolError::Conflict(format!(
             "qty: {qty} units asked, offer {offer} of store {store} has {available} left"
         )));
     }
@@ -351,11 +302,11 @@ pub fn decide(
     id: i64,
     accept: bool,
     now: i64,
-) -> Result<Transfer, ApiError> {
+) -> Result<Transfer, PoolError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found = transfer(&tx, id)?;
     if found.from_store != store {
-        return Err(ApiError::Forbidden(format!(
+        return Err(PoolError::NotYours(format!(
             "transfer {id} is of store {}'s offer; only that store decides it",
             found.from_store
         )));
@@ -369,7 +320,7 @@ pub fn decide(
         state if state == wanted => return Ok(found),
         State::Proposed => {}
         state => {
-            return Err(ApiError::Conflict(format!(
+            return Err(PoolError::Conflict(format!(
                 "transfer {id} was already {}",
                 state.as_str()
             )));
@@ -378,7 +329,7 @@ pub fn decide(
     if accept {
         let available = open_units(&tx, &found.from_store, &found.item.offer, now)?;
         if found.qty > available {
-            return Err(ApiError::Conflict(format!(
+            return Err(PoolError::Conflict(format!(
                 "transfer {id}: {} units, offer {} has {available} left (other transfers took the rest); decline it",
                 found.qty, found.item.offer
             )));
@@ -398,167 +349,17 @@ pub fn decide(
     Ok(decided)
 }
 
-/// One category's sales across the alliance in one ISO week.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WeekRow {
-    /// ISO week, "2026-W48".
-    pub week: String,
-    pub category: String,
-    /// Stores whose sales are in the row.
-    pub stores: u32,
-    /// Baskets with the category.
-    pub sales: i64,
-    pub units: i64,
-    /// Cents.
-    pub revenue: i64,
-}
-
-/// A data-sharing report a store sent, with its rows below k left out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Received {
-    pub store: String,
-    pub seq: i64,
-    pub received_at: i64,
-    pub first_day: Option<String>,
-    pub last_day: Option<String>,
-    pub rows: Vec<serde_json::Value>,
-    /// Rows the store left out below its k, and rows the server left out below its own.
-    pub suppressed: u64,
-}
-
-/// What the operator sees of the stores' shared figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reports {
-    /// No row counts fewer than k sales (weeks) or customers (reports).
-    pub k: u32,
-    /// Sales per category and week, from the stores' daily sales, oldest week first.
-    pub weeks: Vec<WeekRow>,
-    /// Week-category cells left out because they count fewer than k sales.
-    pub suppressed_cells: u32,
-    /// Data-sharing reports, newest first.
-    pub reports: Vec<Received>,
-}
-
-/// The stores' daily sales summed per category and ISO week (cells under k sales left
-/// out), and the data-sharing reports received (rows under k customers left out).
-pub fn reports(conn: &Connection, k: u32) -> Result<Reports, ApiError> {
-    #[derive(Deserialize)]
-    struct Day {
-        day: String,
-        categories: Vec<Category>,
-    }
-    #[derive(Deserialize)]
-    struct Category {
-        category: String,
-        sales: i64,
-        units: i64,
-        revenue: i64,
-    }
-    #[derive(Default)]
-    struct Cell {
-        stores: BTreeSet<String>,
-        sales: i64,
-        units: i64,
-        revenue: i64,
-    }
-    let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
-    let mut statement = conn.prepare_cached(
-        "SELECT store, seq, payload, received_at, kind FROM alliance_event \
-         WHERE kind IN (?1, ?2) ORDER BY received_at DESC, store, seq DESC",
-    )?;
-    let rows = statement.query_map(params![DAILY_SALES, SHARING_REPORT], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, i64>(3)?,
-            row.get::<_, String>(4)?,
-        ))
-    })?;
-    let mut reports = Vec::new();
-    for row in rows {
-        let (store, seq, payload, received_at, kind) = row?;
-        if kind == SHARING_REPORT {
-            let report: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
-            let all = report["rows"].as_array().cloned().unwrap_or_default();
-            let kept: Vec<serde_json::Value> = all
-                .iter()
-                .filter(|row| row["customers"].as_u64().unwrap_or(0) >= u64::from(k))
-                .cloned()
-                .collect();
-            reports.push(Received {
-                store,
-                seq,
-                received_at,
-                first_day: report["first_day"].as_str().map(str::to_string),
-                last_day: report["last_day"].as_str().map(str::to_string),
-                suppressed: report["suppressed"].as_u64().unwrap_or(0)
-                    + (all.len() - kept.len()) as u64,
-                rows: kept,
-            });
-            continue;
-        }
-        let Ok(day) = serde_json::from_str::<Day>(&payload) else {
-            tracing::warn!(
-                store,
-                seq,
-                "daily sales unreadable; left out of the reports"
-            );
-            continue;
-        };
-        let Ok(date) = day.day.parse::<jiff::civil::Date>() else {
-            tracing::warn!(
-                store,
-                seq,
-                day = day.day,
-                "daily sales of no valid day; left out"
-            );
-            continue;
-        };
-        let iso = date.iso_week_date();
-        let week = format!("{:04}-W{:02}", iso.year(), iso.week());
-        for category in day.categories {
-            let cell = cells.entry((week.clone(), category.category)).or_default();
-            cell.stores.insert(store.clone());
-            cell.sales += category.sales;
-            cell.units += category.units;
-            cell.revenue += category.revenue;
-        }
-    }
-    let mut weeks = Vec::new();
-    let mut suppressed_cells = 0;
-    for ((week, category), cell) in cells {
-        if cell.sales < i64::from(k) {
-            suppressed_cells += 1;
-            continue;
-        }
-        weeks.push(WeekRow {
-            week,
-            category,
-            stores: cell.stores.len() as u32,
-            sales: cell.sales,
-            units: cell.units,
-            revenue: cell.revenue,
-        });
-    }
-    Ok(Reports {
-        k,
-        weeks,
-        suppressed_cells,
-        reports,
-    })
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::db;
+    use crate::{db, events};
+    use linli_alliance::{Envelope, Event, StockOfferWithdrawn};
     use linli_sdk::bundle::SecretKey;
 
-    const NOW: i64 = 1_780_000_000_000;
+    pub(crate) const NOW: i64 = 1_780_000_000_000;
 
     /// Three stores: `corner` and `market` 2 km apart in Shanghai, `far` 30 km off.
-    fn alliance() -> (tempfile::TempDir, Connection) {
+    pub(crate) fn alliance() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let conn = db::open(dir.path()).unwrap();
         for (name, at) in [
@@ -586,13 +387,8 @@ mod tests {
             expires_at: Some(NOW + 86_400_000),
             ..Item::default()
         };
-        let event = Event {
-            seq,
-            kind: STOCK_OFFER.into(),
-            at: NOW,
-            payload: serde_json::to_value(&item).unwrap(),
-        };
-        db::receive_events(conn, store, &[event], NOW).unwrap();
+        let event = Envelope::new(seq, NOW, &Event::StockOffer(item));
+        events::receive(conn, store, &[event], NOW).unwrap();
     }
 
     #[test]
@@ -641,7 +437,7 @@ mod tests {
         // Only the offering store decides.
         assert!(matches!(
             decide(&mut conn, "corner", first.transfer, true, NOW),
-            Err(ApiError::Forbidden(_))
+            Err(PoolError::NotYours(_))
         ));
         let accepted = decide(&mut conn, "market", first.transfer, true, NOW).unwrap();
         assert_eq!(accepted.state, State::Accepted);
@@ -654,7 +450,7 @@ mod tests {
         assert!(refused.to_string().contains("4 left"), "{refused}");
         assert!(matches!(
             decide(&mut conn, "market", first.transfer, false, NOW),
-            Err(ApiError::Conflict(_))
+            Err(PoolError::Conflict(_))
         ));
         let declined = decide(&mut conn, "market", second.transfer, false, NOW).unwrap();
         assert_eq!(declined.state, State::Declined);
@@ -677,13 +473,9 @@ mod tests {
         assert!(transfers(&conn, None, None, Some(2)).unwrap().is_empty());
         // Asking for more than is left, or from a withdrawn offer, is refused at once.
         assert!(propose(&mut conn, "corner", "market", "o1", 5, NOW).is_err());
-        let withdrawn = Event {
-            seq: 2,
-            kind: STOCK_OFFER_WITHDRAWN.into(),
-            at: NOW,
-            payload: serde_json::json!({"offer": "o1"}),
-        };
-        db::receive_events(&mut conn, "market", &[withdrawn], NOW).unwrap();
+        let withdrawn = Event::StockOfferWithdrawn(StockOfferWithdrawn { offer: "o1".into() });
+        let withdrawn = Envelope::new(2, NOW, &withdrawn);
+        events::receive(&mut conn, "market", &[withdrawn], NOW).unwrap();
         let refused = propose(&mut conn, "corner", "market", "o1", 1, NOW).unwrap_err();
         assert!(refused.to_string().contains("withdrawn"), "{refused}");
     }
@@ -704,44 +496,12 @@ mod tests {
     }
 
     #[test]
-    fn weekly_figures_leave_out_cells_under_k() {
-        let (_dir, mut conn) = alliance();
-        let day = |seq: i64, day: &str, sales: i64| Event {
-            seq,
-            kind: DAILY_SALES.into(),
-            at: NOW,
-            payload: serde_json::json!({"day": day, "categories": [
-                {"category": "dairy", "sales": sales, "units": sales * 2, "revenue": sales * 100},
-                {"category": "greens", "sales": 1, "units": 1, "revenue": 50},
-            ]}),
-        };
-        // 2026-11-23 is the Monday of ISO week 48.
-        db::receive_events(&mut conn, "corner", &[day(1, "2026-11-23", 3)], NOW).unwrap();
-        db::receive_events(&mut conn, "market", &[day(1, "2026-11-24", 4)], NOW).unwrap();
-        db::receive_events(&mut conn, "far", &[day(1, "2026-11-30", 2)], NOW).unwrap();
-        let report = reports(&conn, 5).unwrap();
-        assert_eq!(
-            report.weeks,
-            vec![WeekRow {
-                week: "2026-W48".into(),
-                category: "dairy".into(),
-                stores: 2,
-                sales: 7,
-                units: 14,
-                revenue: 700,
-            }]
-        );
-        // greens in W48 (2 sales), dairy and greens in W49 (2 and 1).
-        assert_eq!(report.suppressed_cells, 3);
-    }
-
-    #[test]
     fn a_store_without_a_location_is_told_how_to_get_one() {
         let (_dir, conn) = alliance();
         let key = SecretKey::generate().unwrap().public();
         db::add_store(&conn, "nowhere", &key, 0).unwrap();
         let err = offers_near(&conn, "nowhere", None, 5.0, NOW).unwrap_err();
-        assert!(matches!(err, ApiError::Unprocessable(_)), "{err}");
+        assert!(matches!(err, PoolError::Invalid(_)), "{err}");
         assert!(err.to_string().contains("--lat LAT --lon LON"), "{err}");
         assert!(
             locate(&conn, "nowhere", 91.0, 0.0)
