@@ -59,12 +59,18 @@ mod tests {
         Envelope::new(seq, seq, &withdrawn)
     }
 
-    #[test]
-    fn events_are_kept_once_and_acknowledged_up_to_the_first_gap() {
+    /// A registry with one store, `corner`.
+    fn corner() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = db::open(dir.path()).unwrap();
+        let conn = db::open(dir.path()).unwrap();
         let key = linli_sdk::bundle::SecretKey::generate().unwrap().public();
         db::add_store(&conn, "corner", &key, 0).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn events_are_kept_once_and_acknowledged_up_to_the_first_gap() {
+        let (_dir, mut conn) = corner();
         assert_eq!(
             receive(&mut conn, "corner", &[event(1), event(2)], 1).unwrap(),
             2
@@ -83,10 +89,7 @@ mod tests {
 
     #[test]
     fn an_event_the_server_cannot_read_is_kept_and_acknowledged() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = db::open(dir.path()).unwrap();
-        let key = linli_sdk::bundle::SecretKey::generate().unwrap().public();
-        db::add_store(&conn, "corner", &key, 0).unwrap();
+        let (_dir, mut conn) = corner();
         let unknown = Envelope {
             kind: "price-change".into(),
             ..event(1)

@@ -20,10 +20,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/plugins", get(search).post(publish))
         .route("/v1/plugins/{namespace}/{name}", get(list_versions))
         .route("/v1/plugins/{namespace}/{name}/{version}", get(download))
-        .route("/v1/plugins/{namespace}/{name}/{version}/yank", post(yank))
+        .route(
+            "/v1/plugins/{namespace}/{name}/{version}/yank",
+            post(set_yanked::<true>),
+        )
         .route(
             "/v1/plugins/{namespace}/{name}/{version}/unyank",
-            post(unyank),
+            post(set_yanked::<false>),
         )
         .route("/v1/index", get(index))
 }
@@ -239,38 +242,16 @@ async fn publish(
         .await
 }
 
-async fn yank(
-    state: State<AppState>,
-    path: Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Version>, ApiError> {
-    set_yanked(state, path, method, uri, headers, body, true).await
-}
-
-async fn unyank(
-    state: State<AppState>,
-    path: Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Version>, ApiError> {
-    set_yanked(state, path, method, uri, headers, body, false).await
-}
-
-/// Yank or unyank a version: only a key of the namespace's owner may.
-async fn set_yanked(
+/// Yank (`YANKED`) or unyank a version: only a key of the namespace's owner may.
+async fn set_yanked<const YANKED: bool>(
     State(state): State<AppState>,
     Path((namespace, name, version)): Path<(String, String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-    yanked: bool,
 ) -> Result<Json<Version>, ApiError> {
+    let yanked = YANKED;
     read_only(&state)?;
     state
         .with_db(move |conn, _| {
