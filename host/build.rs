@@ -21,8 +21,9 @@ const PLUGINS: &[(&str, &str)] = &[
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    // The WIT type aliases `cents` and `timestamp` are integers in the API's OpenAPI
-    // document, not schemas of their own (read by utoipa's macros from OUT_DIR).
+    // utoipa's macros read their config from each crate's OUT_DIR: the daemon's API
+    // types name `Cents` and `Timestamp` too, integers in its OpenAPI document as they
+    // are in linli-runtime's.
     utoipa_config::Config::new()
         .alias_for("Cents", "i64")
         .alias_for("Timestamp", "i64")

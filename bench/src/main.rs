@@ -15,7 +15,7 @@
 //!    and acknowledged), against the registry's own `events::receive` applying the
 //!    same events in batches of 500 in-process on a fresh database.
 //!
-//! The batch trace on a year of sales is `cargo bench -p linli-host --bench store`.
+//! The batch trace on a year of sales is `cargo bench -p linli-store --bench store`.
 //! `scripts/bench` runs both and installs `wrk` when it is missing.
 
 use clap::Parser;
@@ -69,7 +69,7 @@ fn run(args: &Args) -> Result<(), String> {
     };
     if !linli.exists() {
         return Err(format!(
-            "{}: no such binary; build it with `cargo build --release -p linli-host` or pass --linli",
+            "{}: no such binary; build it with `cargo build --release -p linli` or pass --linli",
             linli.display()
         ));
     }
@@ -708,7 +708,7 @@ fn ingest_over_http(daemon: &Daemon, duration: Duration) -> Result<Ingest, Strin
 /// transaction, into a store database of the same schema and settings.
 fn bare_inserts(dir: &Path, readings: u64) -> Result<Ingest, String> {
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let mut conn = linli_host::store::open(dir).map_err(|err| err.to_string())?;
+    let mut conn = linli_store::open(dir).map_err(|err| err.to_string())?;
     let end = now_ms();
     let begun = Instant::now();
     let mut index = 0u64;

@@ -3,12 +3,12 @@
 //! directly (the baseline), in one run; the cost of an instance alone; and loading a
 //! plugin from the compiled-component cache (a restart) against compiling it.
 //!
-//! `cargo bench -p linli-host --bench runtime`; the summary table at the end gives the
+//! `cargo bench -p linli --bench runtime`; the summary table at the end gives the
 //! medians, the plugin/native ratios and the targets.
 
 use criterion::{BenchmarkId, Criterion};
-use linli_host::reference::reference_plugin;
-use linli_host::runtime::{Call, CallContext, Grants, Runtime, RuntimeConfig, World};
+use linli::reference::reference_plugin;
+use linli_runtime::{Call, CallContext, Grants, Runtime, RuntimeConfig, World};
 use linli_sdk::testing::TestHost;
 use markdown_pricing::MarkdownPricing;
 use serde_json::{Value, json};

@@ -1,21 +1,12 @@
-//! linli-host: the store side of linli. The plugin runtime (`runtime`) runs policy
-//! components in a sandbox; `reference` holds the reference plugins built with the
-//! host; the `linli` binary wraps them in the store CLI; `sync` pushes the outbox to
-//! the alliance.
+//! linli: the store daemon and its CLI, the composition root of the store side. The
+//! plugin runtime (`linli-runtime`) and the database (`linli-store`) are libraries it
+//! wires together; here are the HTTP API, the daemon's startup and loops, installs,
+//! sensors, `sync` of the outbox to the alliance, and `reference`, the reference
+//! plugins built with the binary.
 
 pub mod api;
 pub mod daemon;
 pub mod install;
 pub mod reference;
-pub mod runtime;
 pub mod sensors;
-pub mod store;
 pub mod sync;
-
-/// Take a lock even when a thread panicked while holding it: each of the host's mutexes
-/// guards a connection, a queue or a cache that a panic leaves usable.
-pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}

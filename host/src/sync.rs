@@ -6,9 +6,9 @@
 
 use crate::api::{self, AppState};
 use crate::daemon::AllianceConfig;
-use crate::store::{outbox, pool};
 use linli_alliance::{Acked, Envelope, Push, State, Transfer, paths};
 use linli_sdk::bundle::SecretKey;
+use linli_store::{outbox, pool};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 
 pub mod browser;
 
-use linli_host::reference::{ReferencePlugin, reference_plugin};
-use linli_host::runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
+use linli::reference::{ReferencePlugin, reference_plugin};
+use linli_runtime::{CallContext, Grants, Plugin, Runtime, RuntimeConfig};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

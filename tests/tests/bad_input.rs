@@ -1,7 +1,7 @@
 //! Bad input to the runtime and to `linli plugin run`: each is a clear error naming the
 //! file and what is wrong, never a panic.
 
-use linli_host::runtime::{Call, Grants, LoadError, World};
+use linli_runtime::{Call, Grants, LoadError, World};
 use linli_tests::{linli, reference, runtime};
 use serde_json::json;
 use std::path::Path;

@@ -65,11 +65,11 @@ fn key_pair(dir: &Path, name: &str) -> (SecretKey, PathBuf) {
 
 #[test]
 fn every_reference_plugin_manifest_tells_the_truth_about_its_component() {
-    for plugin in linli_host::reference::REFERENCE_PLUGINS {
+    for plugin in linli::reference::REFERENCE_PLUGINS {
         let bundle = Bundle::new(&manifest(plugin.name), plugin.wasm.to_vec(), None).unwrap();
         assert_eq!(bundle.manifest.world, plugin.world);
         assert_eq!(bundle.manifest.name, format!("linli/{}", plugin.name));
-        linli_host::install::check_bundle(linli_tests::runtime(), &bundle)
+        linli::install::check_bundle(linli_tests::runtime(), &bundle)
             .unwrap_or_else(|err| panic!("{}: {err}", plugin.name));
     }
 }

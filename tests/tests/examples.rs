@@ -3,7 +3,7 @@
 //! figure comes with it. Regenerate an expected file only for a deliberate change of a
 //! policy.
 
-use linli_host::reference::REFERENCE_PLUGINS;
+use linli::reference::REFERENCE_PLUGINS;
 use linli_tests::{linli, workspace};
 use std::process::Command;
 

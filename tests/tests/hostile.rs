@@ -2,9 +2,9 @@
 //! error naming the plugin, and the host keeps serving a well-behaved plugin on another
 //! thread while it happens.
 
-use linli_host::runtime::bindings::types::PolicyError;
-use linli_host::runtime::capabilities::kv::MemoryKv;
-use linli_host::runtime::{
+use linli_runtime::bindings::types::PolicyError;
+use linli_runtime::capabilities::kv::MemoryKv;
+use linli_runtime::{
     Answer, Call, CallContext, CallError, Grants, Limits, LoadError, Plugin, StoreAccess, World,
 };
 use linli_tests::{example, hostile, load, runtime};

@@ -3,7 +3,7 @@
 //! count measured in the same run without the spinner; alone in its test binary so no
 //! other test competes for the two cores.
 
-use linli_host::runtime::{Call, CallContext, Grants, World};
+use linli_runtime::{Call, CallContext, Grants, World};
 use linli_tests::{example, hostile, load, runtime};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

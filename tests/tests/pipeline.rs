@@ -2,8 +2,8 @@
 //! install falls back (the line keeps its price), is recorded, and is disabled by the
 //! circuit breaker after consecutive failures until re-enabled.
 
-use linli_host::runtime::pipeline::{Install, Pipeline, PipelineError};
-use linli_host::runtime::{Answer, Call, Grants, Limits, Plugin, QuoteRequest, StoreAccess, World};
+use linli_runtime::pipeline::{Install, Pipeline, PipelineError};
+use linli_runtime::{Answer, Call, Grants, Limits, Plugin, QuoteRequest, StoreAccess, World};
 use linli_tests::{example, hostile, load, runtime};
 use std::collections::BTreeMap;
 use std::sync::Arc;

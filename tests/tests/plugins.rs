@@ -1,8 +1,8 @@
 //! Each reference plugin through the real runtime (wasm component, fresh instance per
 //! call, limits on): its main cases and its edge cases, on realistic inputs.
 
-use linli_host::runtime::bindings::types::PolicyError;
-use linli_host::runtime::{Answer, Call, CallContext, CallOutcome, Decision, Plugin, World};
+use linli_runtime::bindings::types::PolicyError;
+use linli_runtime::{Answer, Call, CallContext, CallOutcome, Decision, Plugin, World};
 use linli_tests::{example, load};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -2,16 +2,16 @@
 //! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
-use crate::runtime::QuoteRequest;
-use crate::runtime::World;
-use crate::runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
-use crate::runtime::pipeline::{Refusal, Skipped, TrailEntry};
-use crate::store::catalogue::{self, Stocked};
-use crate::store::sales::{self, Buyer, SoldAdjustment, SoldLine};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_runtime::QuoteRequest;
+use linli_runtime::World;
+use linli_runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
+use linli_runtime::pipeline::{Refusal, Skipped, TrailEntry};
+use linli_store::catalogue::{self, Stocked};
+use linli_store::sales::{self, Buyer, SoldAdjustment, SoldLine};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -3,13 +3,13 @@
 //! (emergencies first), mark one delivered.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
-use crate::runtime::bindings::types::{BasketLine, CustomerRef};
-use crate::runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
-use crate::store::catalogue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_runtime::bindings::types::{BasketLine, CustomerRef};
+use linli_runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
+use linli_store::catalogue;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 

@@ -2,14 +2,14 @@
 //! to expire with the markdown pricing gives them now, and the slowest movers.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
-use crate::runtime::bindings::types::BasketLine;
-use crate::runtime::{QuoteRequest, World};
-use crate::store::catalogue::{self, Batch, Sku};
-use crate::store::reports::{self, SkuTurnover};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_runtime::bindings::types::BasketLine;
+use linli_runtime::{QuoteRequest, World};
+use linli_store::catalogue::{self, Batch, Sku};
+use linli_store::reports::{self, SkuTurnover};
 use serde::{Deserialize, Serialize};
 
 pub fn reading() -> Router<AppState> {

@@ -3,13 +3,13 @@
 //! outbox events waiting for the alliance.
 
 use super::{ApiError, AppState};
-use crate::runtime::World;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use linli_runtime::World;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -81,8 +81,8 @@ async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     let (open_alerts, outbox_pending) = state
         .read_db(|conn, _| {
             Ok((
-                crate::store::sensors::open_alert_count(conn)?,
-                crate::store::outbox::pending_count(conn)?,
+                linli_store::sensors::open_alert_count(conn)?,
+                linli_store::outbox::pending_count(conn)?,
             ))
         })
         .await?;

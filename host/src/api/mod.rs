@@ -21,11 +21,7 @@ mod trace;
 
 use crate::daemon::{PluginsConfig, ReportsConfig};
 use crate::install::Installer;
-use crate::runtime::bindings::types::PolicyError;
-use crate::runtime::pipeline::{Pipeline, PipelineError};
-use crate::runtime::{AnswerOf, Call, World};
 use crate::sensors::ColdChain;
-use crate::store::{Db, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -33,6 +29,10 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use linli_runtime::bindings::types::PolicyError;
+use linli_runtime::pipeline::{Pipeline, PipelineError};
+use linli_runtime::{AnswerOf, Call, World};
+use linli_store::{Db, StoreError};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,7 +45,7 @@ pub struct AppState {
     /// The store database: one write connection, pooled read connections.
     pub db: Arc<Db>,
     /// The stock as last read, while it is unchanged (quotes read it).
-    pub stock: Arc<crate::store::catalogue::StockCache>,
+    pub stock: Arc<linli_store::catalogue::StockCache>,
     /// Sensor batches waiting for their group commit.
     pub sensor_queue: Arc<sensors::IngestQueue>,
     pub pipelines: Arc<BTreeMap<World, Pipeline>>,

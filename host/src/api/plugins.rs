@@ -6,17 +6,17 @@
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
 use crate::install::{self, Requirement, check_bundle};
-use crate::runtime::pipeline::{InstallStatus, PipelineError};
-use crate::runtime::shadow::ShadowCounts;
-use crate::runtime::{Grants, Plugin, World};
-use crate::store::installs::{self, KeptDifference, VersionRow};
-use crate::store::trust;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use linli_runtime::pipeline::{InstallStatus, PipelineError};
+use linli_runtime::shadow::ShadowCounts;
+use linli_runtime::{Grants, Plugin, World};
 use linli_sdk::bundle::{Bundle, ManifestLimits};
+use linli_store::installs::{self, KeptDifference, VersionRow};
+use linli_store::trust;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -6,13 +6,13 @@
 //! the batch on both sides (the batch trace lists them).
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
-use crate::store::pool::{self, LocalOffer, OfferError, Recorded};
 use crate::sync::{CallError, Link, TRANSFERS_PATH};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use linli_alliance::{Offer, State as TransferState, Transfer};
+use linli_store::pool::{self, LocalOffer, OfferError, Recorded};
 use serde::{Deserialize, Serialize};
 
 pub fn reading() -> Router<AppState> {
@@ -371,7 +371,7 @@ async fn accept(
                         "transfer {id}: offer {offer} was withdrawn at {withdrawn_at}; decline it"
                     )));
                 }
-                let on_hand = crate::store::catalogue::batch(conn, &batch)?
+                let on_hand = linli_store::catalogue::batch(conn, &batch)?
                     .map_or(0, |batch| batch.qty_on_hand);
                 if on_hand < qty {
                     return Err(ApiError::Conflict(format!(

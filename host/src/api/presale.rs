@@ -3,12 +3,12 @@
 //! a no-go releases them, an extension moves the deadline.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
-use crate::runtime::{Call, Campaign, Decision, Evaluation};
-use crate::store::catalogue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_runtime::{Call, Campaign, Decision, Evaluation};
+use linli_store::catalogue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 

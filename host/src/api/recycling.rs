@@ -2,15 +2,15 @@
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
-use crate::runtime::bindings::types::CustomerRef;
-use crate::runtime::{
-    Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
-};
-use crate::store::points::{self, Entry, Returned};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_runtime::bindings::types::CustomerRef;
+use linli_runtime::{
+    Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
+};
+use linli_store::points::{self, Entry, Returned};
 use serde::{Deserialize, Serialize};
 
 pub fn reading() -> Router<AppState> {

@@ -3,10 +3,10 @@
 //! a sentence saying what it counts.
 
 use super::{ApiError, AppState, now_ms};
-use crate::store::reports::{self, Count, RecyclingFigures, SalesFigures};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use linli_store::reports::{self, Count, RecyclingFigures, SalesFigures};
 use serde::Serialize;
 
 const DAY: i64 = 86_400_000;

@@ -3,11 +3,11 @@
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Number, Params, now_ms};
 use crate::sensors::{self, IncomingReading, Ingested};
-use crate::store::sensors::{self as table, Alert, Reading};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_store::sensors::{self as table, Alert, Reading};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
@@ -121,14 +121,14 @@ pub fn store_readings(
 ) -> Result<Ingested, ApiError> {
     sensors::validate(&readings, now_ms()).map_err(ApiError::Unprocessable)?;
     let (answer, answered) = mpsc::sync_channel(1);
-    crate::lock(&state.sensor_queue.waiting).push(Waiting { readings, answer });
+    linli_store::lock(&state.sensor_queue.waiting).push(Waiting { readings, answer });
     let mut conn = state.db.writer();
     // Whoever held the connection before took every waiting batch and answered it
     // before letting go: no answer yet means this batch still waits, so commit it.
     if let Ok(stored) = answered.try_recv() {
         return stored.map_err(ApiError::Internal);
     }
-    let group = std::mem::take(&mut *crate::lock(&state.sensor_queue.waiting));
+    let group = std::mem::take(&mut *linli_store::lock(&state.sensor_queue.waiting));
     let batches: Vec<&[IncomingReading]> = group
         .iter()
         .map(|waiting| waiting.readings.as_slice())

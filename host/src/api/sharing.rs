@@ -4,13 +4,13 @@
 //! the report in the outbox, in the same transaction, for sync to send.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
-use crate::runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use linli_runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,13 +1,13 @@
 //! Batch trace: every sale, transfer and stock movement of a batch, and the pseudonyms
 //! to notify — answered from the `sale_line(batch)` and `stock_movement(batch)` indexes
-//! (`cargo bench -p linli-host --bench store` measures it on a year of sales).
+//! (`cargo bench -p linli-store --bench store` measures it on a year of sales).
 
 use super::{ApiError, ApiErrorBody, AppState};
-use crate::store::catalogue::{self, Batch};
-use crate::store::sales::{self, Movement, TracedSale};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use linli_store::catalogue::{self, Batch};
+use linli_store::sales::{self, Movement, TracedSale};
 use serde::Serialize;
 use std::collections::BTreeSet;
 

@@ -3,9 +3,8 @@
 
 use super::finish;
 use clap::Args;
-use linli_host::install::check_bundle;
-use linli_host::runtime::{Runtime, RuntimeConfig};
-use linli_host::store;
+use linli::install::check_bundle;
+use linli_runtime::{Runtime, RuntimeConfig};
 use linli_sdk::bundle::{Bundle, MANIFEST_FILE, PublicKey, SecretKey};
 use serde_json::json;
 use std::io::Write;
@@ -171,9 +170,9 @@ pub fn verify(args: VerifyArgs) -> ExitCode {
         let signer = if args.keys.is_empty() {
             let signer = bundle.verify_signature().map_err(|err| err.to_string())?;
             // No store there yet: nothing is trusted (and nothing is created).
-            let trusted = args.data_dir.join(store::DB_FILE).exists() && {
-                let conn = store::open(&args.data_dir).map_err(|err| err.to_string())?;
-                store::trust::is_trusted(&conn, &signer)
+            let trusted = args.data_dir.join(linli_store::DB_FILE).exists() && {
+                let conn = linli_store::open(&args.data_dir).map_err(|err| err.to_string())?;
+                linli_store::trust::is_trusted(&conn, &signer)
                     .map_err(|err| format!("trust store: {err}"))?
             };
             bundle.verify(|_| trusted).map_err(|err| err.to_string())?

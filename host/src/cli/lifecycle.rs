@@ -170,7 +170,7 @@ fn call(
     content_type: &str,
     body: Vec<u8>,
 ) -> Result<serde_json::Value, String> {
-    let token_file = daemon.data_dir.join(linli_host::daemon::TOKEN_FILE);
+    let token_file = daemon.data_dir.join(linli::daemon::TOKEN_FILE);
     let token = std::fs::read_to_string(&token_file).map_err(|err| {
         format!(
             "admin token {}: {err}; give the daemon's data directory with --data-dir",

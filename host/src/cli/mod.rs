@@ -122,8 +122,8 @@ struct DaemonArgs {
 
 fn daemon(args: DaemonArgs) -> ExitCode {
     let config = match &args.config {
-        Some(path) => linli_host::daemon::DaemonConfig::read(path),
-        None => Ok(linli_host::daemon::DaemonConfig::default()),
+        Some(path) => linli::daemon::DaemonConfig::read(path),
+        None => Ok(linli::daemon::DaemonConfig::default()),
     };
     let result = config.and_then(|mut config| {
         if let Some(listen) = args.listen {
@@ -132,7 +132,7 @@ fn daemon(args: DaemonArgs) -> ExitCode {
         if let Some(data_dir) = args.data_dir {
             config.data_dir = data_dir;
         }
-        linli_host::daemon::run(config)
+        linli::daemon::run(config)
     });
     finish("daemon", result)
 }

@@ -1,7 +1,7 @@
 //! `linli plugin inspect`: what a component is, as the store sees it at load.
 
 use clap::Args;
-use linli_host::runtime::{Grants, Runtime, RuntimeConfig};
+use linli_runtime::{Grants, Runtime, RuntimeConfig};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,13 +2,13 @@
 //! answer and the fuel used.
 
 use clap::Args;
-use linli_host::runtime::capabilities::inventory::{FixedInventory, SkuStock};
-use linli_host::runtime::capabilities::kv::{KvStore, MemoryKv};
-use linli_host::runtime::capabilities::sales::{DailySales, FixedSales, SalesScope};
-use linli_host::runtime::{
+use linli_runtime::capabilities::inventory::{FixedInventory, SkuStock};
+use linli_runtime::capabilities::kv::{KvStore, MemoryKv};
+use linli_runtime::capabilities::sales::{DailySales, FixedSales, SalesScope};
+use linli_runtime::{
     Call, CallContext, Grants, Limits, Runtime, RuntimeConfig, StoreAccess, World,
 };
-use linli_host::store::kv::SqliteKv;
+use linli_store::kv::SqliteKv;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ fn execute(args: RunArgs) -> Result<ExitCode, String> {
         .map_err(|err| err.to_string())?;
     let kv: Arc<dyn KvStore> = match &args.kv_db {
         Some(file) => {
-            let conn = linli_host::store::open_file(file).map_err(|err| err.to_string())?;
+            let conn = linli_store::open_file(file).map_err(|err| err.to_string())?;
             let conn = Arc::new(std::sync::Mutex::new(conn));
             Arc::new(SqliteKv::new(conn, plugin.name()))
         }

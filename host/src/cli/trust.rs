@@ -2,8 +2,8 @@
 
 use super::finish;
 use clap::{Args, Subcommand};
-use linli_host::store::{self, trust};
 use linli_sdk::bundle::PublicKey;
+use linli_store::{self, trust};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,7 +55,7 @@ pub fn run(command: TrustCommand) -> ExitCode {
 fn open(args: &StoreArgs) -> Result<rusqlite::Connection, String> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|err| format!("{}: cannot create: {err}", args.data_dir.display()))?;
-    store::open(&args.data_dir).map_err(|err| err.to_string())
+    linli_store::open(&args.data_dir).map_err(|err| err.to_string())
 }
 
 fn add(args: AddArgs) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! local produce, fresh goods in batches with expiry, reusable-box items — enough to
 //! run every flow from the first minute.
 
-use crate::store::catalogue::{self, Batch, Sku};
+use linli_store::catalogue::{self, Batch, Sku};
 use rusqlite::Connection;
 
 const HOUR: i64 = 3_600_000;

@@ -7,13 +7,12 @@ mod demo;
 use crate::api::{self, AppState};
 use crate::install::{self, Installer};
 use crate::reference::REFERENCE_PLUGINS;
-use crate::runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Pipeline};
-use crate::runtime::{Grants, Limits, Runtime, RuntimeConfig, World};
 use crate::sensors::SensorConfig;
 use crate::sensors::simulator::Simulator;
-use crate::store;
-use crate::store::installs::{self, VersionRow};
+use linli_runtime::pipeline::{DEFAULT_BREAKER_THRESHOLD, Pipeline};
+use linli_runtime::{Grants, Limits, Runtime, RuntimeConfig, World};
 use linli_sdk::bundle::Manifest;
+use linli_store::installs::{self, VersionRow};
 use rusqlite::Connection;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -255,7 +254,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
             data_dir.display()
         )
     })?;
-    let mut conn = store::open(data_dir).map_err(|err| err.to_string())?;
+    let mut conn = linli_store::open(data_dir).map_err(|err| err.to_string())?;
     let token = admin_token(data_dir)?;
     let now = api::now_ms();
     if config.demo {
@@ -271,13 +270,13 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
         ..RuntimeConfig::default()
     })
     .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
-    let kv_conn = store::open(&config.data_dir).map_err(|err| err.to_string())?;
+    let kv_conn = linli_store::open(&config.data_dir).map_err(|err| err.to_string())?;
     let link = crate::sync::Link::new(&config.alliance)?.map(Arc::new);
     let installer = Installer::new(runtime, kv_conn, config.limits, config.time_zone()?);
     let pipelines = load_pipelines(&conn, &installer, config.breaker_threshold)?;
 
     let state = AppState {
-        db: Arc::new(store::Db::new(conn).map_err(|err| err.to_string())?),
+        db: Arc::new(linli_store::Db::new(conn).map_err(|err| err.to_string())?),
         sensor_queue: Arc::default(),
         stock: Arc::default(),
         pipelines: Arc::new(pipelines),
@@ -462,7 +461,7 @@ async fn sensor_upkeep(state: AppState, config: SensorConfig) {
             }
             if let Some(before) = prune_before {
                 let deleted = state
-                    .with_db(move |conn, _| Ok(crate::store::sensors::prune(conn, before)?))
+                    .with_db(move |conn, _| Ok(linli_store::sensors::prune(conn, before)?))
                     .await?;
                 if deleted > 0 {
                     tracing::info!(deleted, "sensor readings past retention deleted");
@@ -490,8 +489,12 @@ async fn daily_sales(state: AppState) {
         ticks.tick().await;
         let queued = state
             .with_db(|conn, state| {
-                store::outbox::queue_daily_sales(conn, &state.sharing.time_zone, api::now_ms())
-                    .map_err(api::ApiError::Internal)
+                linli_store::outbox::queue_daily_sales(
+                    conn,
+                    &state.sharing.time_zone,
+                    api::now_ms(),
+                )
+                .map_err(api::ApiError::Internal)
             })
             .await;
         match queued {
@@ -503,7 +506,7 @@ async fn daily_sales(state: AppState) {
 }
 
 /// Copy the database's log into its file every second, off the requests' path.
-async fn checkpoints(db: Arc<store::Db>) {
+async fn checkpoints(db: Arc<linli_store::Db>) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

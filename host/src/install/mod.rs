@@ -2,13 +2,13 @@
 //! its component (the world it implements, the capabilities it uses, the contract it
 //! was built for) before it is packed, and before a store runs it.
 
-use crate::runtime::pipeline::Install;
-use crate::runtime::shadow::{DifferenceSink, Shadow};
-use crate::runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
-use crate::store::installs;
-use crate::store::kv::SqliteKv;
-use crate::store::readers::{SqliteInventory, SqliteSales};
+use linli_runtime::pipeline::Install;
+use linli_runtime::shadow::{DifferenceSink, Shadow};
+use linli_runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
 use linli_sdk::bundle::{Bundle, Manifest, ManifestLimits, POLICY_VERSION};
+use linli_store::installs;
+use linli_store::kv::SqliteKv;
+use linli_store::readers::{SqliteInventory, SqliteSales};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,7 +132,7 @@ impl Installer {
     pub fn difference_sink(&self) -> DifferenceSink {
         let conn = self.kv.clone();
         Arc::new(move |difference| {
-            let conn = crate::lock(&conn);
+            let conn = linli_store::lock(&conn);
             if let Err(err) = installs::record_difference(&conn, &difference) {
                 tracing::warn!(install = %difference.install, "shadow difference not kept: {err}");
             }

@@ -5,7 +5,7 @@
 
 pub mod simulator;
 
-use crate::store::sensors::{self as table, Reading};
+use linli_store::sensors::{self as table, Reading};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

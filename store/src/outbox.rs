@@ -1,0 +1,228 @@
+//! The outbox: events for the alliance (data-sharing reports, each ended day's sales
+//! per category), written in the same transaction as the change
+//! they tell of, numbered by `seq` (AUTOINCREMENT, so never reused) and marked acked
+//! once the alliance server has them. Acked rows stay: the seq of the last one is what
+//! keeps the next number from going back.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// One event waiting for the alliance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    /// JSON text.
+    pub payload: String,
+}
+
+/// The oldest `limit` events not acknowledged, in seq order.
+pub fn pending(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Pending>> {
+    conn.prepare_cached(
+        "SELECT seq, at, kind, payload FROM outbox WHERE acked = 0 ORDER BY seq LIMIT ?1",
+    )?
+    .query_map([limit as i64], |row| {
+        Ok(Pending {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            kind: row.get(2)?,
+            payload: row.get(3)?,
+        })
+    })?
+    .collect()
+}
+
+/// How many events wait for the alliance.
+pub fn pending_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE acked = 0")?
+        .query_row([], |row| row.get(0))
+}
+
+/// Mark every event up to `seq` acknowledged; how many were not yet.
+pub fn acknowledge(conn: &Connection, seq: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("UPDATE outbox SET acked = 1 WHERE acked = 0 AND seq <= ?1")?
+        .execute(params![seq])
+}
+
+/// Mark every event after `seq` waiting again, so sync sends it again: the server
+/// acknowledged less than it once did (its data was restored from an older copy). How
+/// many events wait again.
+pub fn resend_after(conn: &Connection, seq: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("UPDATE outbox SET acked = 0 WHERE acked = 1 AND seq > ?1")?
+        .execute(params![seq])
+}
+
+/// The outbox kind of a day's sales per category.
+pub const DAILY_SALES: &str = "daily-sales";
+/// The `meta` key of the last store day whose sales are queued.
+const DAILY_SALES_THROUGH: &str = "outbox.daily-sales-through";
+
+/// Queue the sales of every store day that ended since the last one queued, one event
+/// per day (categories with their sales, units and revenue), in one transaction with
+/// the record of how far it got, so no day is queued twice. A store queues from the day
+/// it first runs this on: its older history stays local. How many days were queued.
+pub fn queue_daily_sales(
+    conn: &mut Connection,
+    zone: &jiff::tz::TimeZone,
+    now: i64,
+) -> Result<usize, String> {
+    let today = jiff::Timestamp::from_millisecond(now)
+        .map_err(|err| format!("time {now}: {err}"))?
+        .to_zoned(zone.clone())
+        .date();
+    let start = |day: jiff::civil::Date| -> Result<i64, String> {
+        Ok(day
+            .to_zoned(zone.clone())
+            .map_err(|err| format!("day {day}: {err}"))?
+            .timestamp()
+            .as_millisecond())
+    };
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|err| err.to_string())?;
+    let through: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [DAILY_SALES_THROUGH],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|err| err.to_string())?;
+    let mut day = match through {
+        Some(through) => through
+            .parse::<jiff::civil::Date>()
+            .and_then(|through| through.tomorrow())
+            .map_err(|err| format!("meta {DAILY_SALES_THROUGH} = {through:?}: {err}"))?,
+        None => today,
+    };
+    let mut queued = 0;
+    while day < today {
+        let next = day.tomorrow().map_err(|err| format!("day {day}: {err}"))?;
+        let (from, to) = (start(day)?, start(next)?);
+        let categories: Vec<serde_json::Value> = tx
+            .prepare_cached(
+                "SELECT sku.category, COUNT(DISTINCT sale.sale), SUM(sale_line.qty), \
+                 SUM(sale_line.qty * sale_line.unit_price) \
+                 FROM sale JOIN sale_line ON sale_line.sale = sale.sale \
+                 JOIN sku ON sku.sku = sale_line.sku \
+                 WHERE sale.at >= ?1 AND sale.at < ?2 GROUP BY sku.category ORDER BY sku.category",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map(params![from, to], |row| {
+                        Ok(serde_json::json!({
+                            "category": row.get::<_, String>(0)?,
+                            "sales": row.get::<_, i64>(1)?,
+                            "units": row.get::<_, i64>(2)?,
+                            "revenue": row.get::<_, i64>(3)?,
+                        }))
+                    })?
+                    .collect()
+            })
+            .map_err(|err| err.to_string())?;
+        let payload = serde_json::json!({"day": day.to_string(), "categories": categories});
+        tx.execute(
+            "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
+            params![now, DAILY_SALES, payload.to_string()],
+        )
+        .map_err(|err| err.to_string())?;
+        queued += 1;
+        day = next;
+    }
+    let through = day
+        .yesterday()
+        .map_err(|err| format!("day {day}: {err}"))?
+        .to_string();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![DAILY_SALES_THROUGH, through],
+    )
+    .and_then(|_| tx.commit())
+    .map_err(|err| err.to_string())?;
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn each_ended_day_is_queued_once_with_its_sales_per_category() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::open(dir.path()).unwrap();
+        let zone = jiff::tz::TimeZone::UTC;
+        // 2026-03-10 00:00 UTC.
+        let monday = 1_773_100_800_000;
+        assert_eq!(
+            queue_daily_sales(&mut conn, &zone, monday + 3_600_000).unwrap(),
+            0
+        );
+        conn.execute_batch(
+            "INSERT INTO sku (sku, name, category, unit_price) VALUES
+                 ('MILK', 'milk', 'dairy', 100), ('KALE', 'kale', 'greens', 50);",
+        )
+        .unwrap();
+        for (sale, at, lines) in [
+            (1, monday + 1000, vec![("MILK", 2)]),
+            (2, monday + 2000, vec![("MILK", 1), ("KALE", 3)]),
+            (3, monday + DAY + 1000, vec![("KALE", 1)]),
+        ] {
+            conn.execute(
+                "INSERT INTO sale (sale, at, total) VALUES (?1, ?2, 0)",
+                params![sale, at],
+            )
+            .unwrap();
+            for (line, (sku, qty)) in lines.into_iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO sale_line (sale, line, sku, batch, qty, shelf_price, unit_price) \
+                     VALUES (?1, ?2, ?3, 'b', ?4, 0, (SELECT unit_price FROM sku WHERE sku = ?3))",
+                    params![sale, line as i64, sku, qty],
+                )
+                .unwrap();
+            }
+        }
+        // Monday ended; Tuesday has not.
+        assert_eq!(
+            queue_daily_sales(&mut conn, &zone, monday + DAY + 5000).unwrap(),
+            1
+        );
+        assert_eq!(
+            queue_daily_sales(&mut conn, &zone, monday + DAY + 9000).unwrap(),
+            0
+        );
+        // Days later: Tuesday, and Wednesday with no sales.
+        assert_eq!(
+            queue_daily_sales(&mut conn, &zone, monday + 3 * DAY).unwrap(),
+            2
+        );
+        let queued = pending(&conn, 10).unwrap();
+        assert_eq!(queued.len(), 3);
+        assert!(queued.iter().all(|event| event.kind == DAILY_SALES));
+        let monday: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
+        assert_eq!(
+            monday,
+            serde_json::json!({"day": "2026-03-10", "categories": [
+                {"category": "dairy", "sales": 2, "units": 3, "revenue": 300},
+                {"category": "greens", "sales": 1, "units": 3, "revenue": 150},
+            ]})
+        );
+        // The server acknowledges all, then loses the last two (restored from a backup).
+        assert_eq!(acknowledge(&conn, 3).unwrap(), 3);
+        assert_eq!(pending_count(&conn).unwrap(), 0);
+        assert_eq!(resend_after(&conn, 1).unwrap(), 2);
+        let again: Vec<i64> = pending(&conn, 10)
+            .unwrap()
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        assert_eq!(again, [2, 3]);
+        let wednesday: serde_json::Value = serde_json::from_str(&queued[2].payload).unwrap();
+        assert_eq!(
+            wednesday,
+            serde_json::json!({"day": "2026-03-12", "categories": []})
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! The recycling points ledger: refunds and points awarded for returns, points spent on
+//! discounts — per customer pseudonym, append-only, so a balance is always explained.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+/// One entry of a customer's points ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = LedgerEntry))]
+pub struct Entry {
+    pub at: i64,
+    /// `return` or `redemption`.
+    pub kind: String,
+    /// Points added (positive) or spent (negative).
+    pub points: i64,
+    /// Deposit refunded, in cents.
+    pub refund: i64,
+    /// Discount granted, in cents.
+    pub discount: i64,
+    pub reason: String,
+}
+
+/// What a return brought back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Returned<'a> {
+    /// `deposit-box` or `packaging`.
+    pub kind: &'a str,
+    pub count: u32,
+}
+
+/// Append an entry; a return says what came back.
+pub fn append(
+    conn: &Connection,
+    customer: &str,
+    entry: &Entry,
+    returned: Option<Returned<'_>>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO points_ledger (customer, at, kind, points, refund, discount, reason, returned_kind, returned_count) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        customer,
+        entry.at,
+        entry.kind,
+        entry.points,
+        entry.refund,
+        entry.discount,
+        entry.reason,
+        returned.map(|returned| returned.kind),
+        returned.map_or(0, |returned| returned.count)
+    ])?;
+    Ok(())
+}
+
+pub fn balance(conn: &Connection, customer: &str) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(sum(points), 0) FROM points_ledger WHERE customer = ?1")?
+        .query_row([customer], |row| row.get(0))
+}
+
+/// A customer's entries, newest first.
+pub fn entries(conn: &Connection, customer: &str, limit: u32) -> rusqlite::Result<Vec<Entry>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT at, kind, points, refund, discount, reason FROM points_ledger \
+         WHERE customer = ?1 ORDER BY entry DESC LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![customer, limit], |row| {
+        Ok(Entry {
+            at: row.get(0)?,
+            kind: row.get(1)?,
+            points: row.get(2)?,
+            refund: row.get(3)?,
+            discount: row.get(4)?,
+            reason: row.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
