@@ -144,6 +144,7 @@ fn bad_requests_name_what_is_wrong_and_change_nothing() {
 
     let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[("MILK-1L", 10_000)]));
     assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "conflict", "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("MILK-1L"),
         "{body}"
@@ -153,38 +154,46 @@ fn bad_requests_name_what_is_wrong_and_change_nothing() {
         &basket(&[("MILK-1L", 1), ("NO-SUCH", 1)]),
     );
     assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "not_found", "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("lines[1].sku"),
         "{body}"
     );
     let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[("MILK-1L", 0)]));
     assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "unprocessable", "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("lines[0].qty"),
         "{body}"
     );
     let (status, body) = daemon.post("/v1/checkout/commit", &basket(&[]));
     assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "unprocessable", "{body}");
     let (status, body) = daemon.post_raw(
         "/v1/checkout/commit",
         r#"{"lines": [{"sku": "MILK-1L", "qty": "two"}]}"#,
         true,
     );
     assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "unprocessable", "{body}");
     assert!(body["error"].as_str().unwrap().contains("qty"), "{body}");
     let (status, body) = daemon.post_raw("/v1/checkout/commit", r#"{"lines": [{"sku": "#, true);
     assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "bad_request", "{body}");
     let (status, body) = daemon.post_raw(
         "/v1/checkout/commit",
         &basket(&[("MILK-1L", 1)]).to_string(),
         false,
     );
     assert_eq!(status, 401, "{body}");
+    assert_eq!(body["code"], "unauthorized", "{body}");
     assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
-    let (status, _) = daemon.get("/v1/nothing-here");
+    let (status, body) = daemon.get("/v1/nothing-here");
     assert_eq!(status, 404);
+    assert_eq!(body["code"], "not_found", "{body}");
     let (status, body) = daemon.get("/v1/trace/batches/NOPE-1");
     assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "not_found", "{body}");
 
     assert_eq!(
         on_hand(&daemon, "MILK-1L"),

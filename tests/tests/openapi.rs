@@ -193,7 +193,16 @@ fn the_document_covers_every_route_with_its_parameters_bodies_and_auth() {
     }
     let error = &document["components"]["schemas"]["ApiErrorBody"];
     assert_eq!(error["properties"]["error"]["type"], "string", "{error}");
-    assert_eq!(error["required"], json!(["error"]));
+    let code = resolve(&document, &error["properties"]["code"]);
+    assert!(
+        code["enum"]
+            .as_array()
+            .is_some_and(|codes| codes.contains(&json!("not_found"))),
+        "{error}"
+    );
+    let mut required = error["required"].as_array().unwrap().clone();
+    required.sort_by_key(|field| field.to_string());
+    assert_eq!(required, [json!("code"), json!("error")]);
 
     // Request bodies: a sensor batch is an object with a `readings` array of readings.
     let body = &document["paths"]["/v1/sensors/readings"]["post"]["requestBody"];

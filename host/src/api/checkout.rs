@@ -1,11 +1,10 @@
 //! Checkout: quote a basket through the pricing pipeline (prices and the adjustment
 //! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_runtime::QuoteRequest;
 use linli_runtime::World;
 use linli_runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
@@ -15,15 +14,16 @@ use linli_store::sales::{self, Buyer, SoldAdjustment, SoldLine};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/checkout/quote", post(quote))
-        .route("/checkout/sales/{sale}", get(receipt))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(quote))
+        .routes(routes!(receipt))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new().route("/checkout/commit", post(commit))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(commit))
 }
 
 /// A basket as the till sends it.
@@ -114,10 +114,10 @@ async fn receipt(
     request_body = Basket,
     responses(
         (status = 200, description = "The priced basket", body = Quote),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "A SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "Not enough unexpired stock", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+        Invalid,
     )
 )]
 async fn quote(
@@ -137,11 +137,9 @@ async fn quote(
     path = "/v1/checkout/commit",
     tag = "checkout",
     request_body = Basket,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The sale was recorded", body = Sale),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "A SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "Not enough unexpired stock", body = ApiErrorBody),
         (status = 422, description = "A field is invalid, the basket is empty, or pricing refused the sale", body = ApiErrorBody),

@@ -1,13 +1,13 @@
 //! `/healthz`: the daemon is up and its database answers.
 
 use super::{ApiError, AppState};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz))
 }
 
 /// The answer of a healthy daemon.

@@ -1,29 +1,29 @@
 //! Inventory: SKUs, stock by batch with expiry, receiving a delivery; the batches about
 //! to expire with the markdown pricing gives them now, and the slowest movers.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, NotJson, Params, now_ms};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_runtime::bindings::types::BasketLine;
 use linli_runtime::{QuoteRequest, World};
 use linli_store::catalogue::{self, Batch, Sku};
 use linli_store::reports::{self, SkuTurnover};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/inventory/skus", get(list_skus))
-        .route("/inventory/skus/{sku}", get(one_sku))
-        .route("/inventory/expiring", get(expiring))
-        .route("/inventory/slow-movers", get(slow_movers))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_skus))
+        .routes(routes!(one_sku))
+        .routes(routes!(expiring))
+        .routes(routes!(slow_movers))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/inventory/deliveries", post(receive))
-        .route("/inventory/batches/{batch}/movements", post(move_stock))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
+        .routes(routes!(move_stock))
 }
 
 /// A SKU and its units on hand.
@@ -118,11 +118,9 @@ struct Delivery {
     path = "/v1/inventory/deliveries",
     tag = "inventory",
     request_body = Delivery,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The batch received", body = Batch),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "The batch was already received", body = ApiErrorBody),
         (status = 422, description = "A field is missing or invalid (no units, already expired)", body = ApiErrorBody),
@@ -216,11 +214,9 @@ struct StockOut {
     tag = "inventory",
     params(("batch" = String, Path, description = "The batch code")),
     request_body = StockOut,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The batch after the movement", body = Batch),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such batch", body = ApiErrorBody),
         (status = 409, description = "Fewer units on hand than moved", body = ApiErrorBody),
         (status = 422, description = "A field is missing or invalid (no units, a transfer without `to`)", body = ApiErrorBody),
@@ -320,7 +316,7 @@ struct ExpiringBatch {
     params(Horizon),
     responses(
         (status = 200, description = "The batches", body = Vec<ExpiringBatch>),
-        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+        BadQuery,
     )
 )]
 async fn expiring(
@@ -422,7 +418,7 @@ struct SlowMovers {
     params(Window),
     responses(
         (status = 200, description = "The slowest SKUs", body = SlowMovers),
-        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+        BadQuery,
     )
 )]
 async fn slow_movers(

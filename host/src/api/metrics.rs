@@ -3,18 +3,17 @@
 //! outbox events waiting for the alliance.
 
 use super::{ApiError, AppState};
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use linli_runtime::World;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 8] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0];
@@ -34,8 +33,8 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(render))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(render))
 }
 
 /// Count every request under its route pattern (never the raw path: SKUs and batch

@@ -6,6 +6,8 @@
 mod checkout;
 mod dashboard;
 mod delivery;
+mod error;
+mod extract;
 mod health;
 mod inventory;
 mod metrics;
@@ -19,25 +21,28 @@ pub mod sensors;
 mod sharing;
 mod trace;
 
+pub use error::{ApiError, BadQuery, Invalid, NotJson, refused};
+pub use extract::{Body, Number, Params};
+pub use linli_alliance::ApiErrorBody;
+
 use crate::daemon::{PluginsConfig, ReportsConfig};
 use crate::install::Installer;
 use crate::sensors::ColdChain;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use linli_runtime::bindings::types::PolicyError;
-use linli_runtime::pipeline::{Pipeline, PipelineError};
+use axum::{Extension, Router};
+use linli_runtime::pipeline::Pipeline;
 use linli_runtime::{AnswerOf, Call, World};
-use linli_store::{Db, StoreError};
+use linli_store::Db;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -215,8 +220,9 @@ impl AppState {
     }
 }
 
+/// The daemon's router and, from the same routes, its OpenAPI document.
 pub fn router(state: AppState) -> Router {
-    let mutating = Router::new()
+    let mut guarded = OpenApiRouter::new()
         .merge(checkout::mutating())
         .merge(inventory::mutating())
         .merge(plugins::mutating())
@@ -230,7 +236,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_token,
         ));
-    let reading = Router::new()
+    error::guarded(guarded.get_openapi_mut());
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(guarded)
         .merge(checkout::reading())
         .merge(inventory::reading())
         .merge(plugins::reading())
@@ -242,12 +250,13 @@ pub fn router(state: AppState) -> Router {
         .merge(pool::reading())
         .merge(trace::reading())
         .merge(reports::reading())
-        .merge(openapi::reading());
-    Router::new()
-        .nest("/v1", mutating.merge(reading))
-        .merge(dashboard::routes())
+        .merge(openapi::reading())
         .merge(health::routes())
         .merge(metrics::routes())
+        .split_for_parts();
+    routes
+        .merge(dashboard::routes())
+        .layer(Extension(openapi::Document::new(&document)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count,
@@ -255,136 +264,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(close_if_unread))
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .with_state(state)
-}
-
-/// The body of every error response.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ApiErrorBody {
-    /// What is wrong, naming the field, the route or the thing not found.
-    pub error: String,
-}
-
-/// An error a client can act on: the status and a message naming what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error(
-        "missing or wrong bearer token: send `Authorization: Bearer <token>` (the token is in the data directory's admin-token file)"
-    )]
-    Unauthorized,
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Unprocessable(String),
-    /// No working plugin could decide: the store has to fix its installs.
-    #[error("{0}")]
-    Unavailable(String),
-    /// A server the store relies on (the registry) failed.
-    #[error("{0}")]
-    BadGateway(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        ApiError::Internal(format!("database: {err}"))
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        ApiError::Internal(err.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!("{self}");
-        }
-        let body = ApiErrorBody {
-            error: self.to_string(),
-        };
-        (status, Json(body)).into_response()
-    }
-}
-
-/// A JSON body whose rejection (broken JSON, a missing or mistyped field) is an
-/// `ApiError` naming the problem, like every other error.
-pub struct Body<T>(pub T);
-
-impl<S, T> FromRequest<S> for Body<T>
-where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(err) => {
-                    ApiError::Unprocessable(format!("body: {}", err.body_text()))
-                }
-                other => ApiError::BadRequest(format!("body: {}", other.body_text())),
-            }),
-        }
-    }
-}
-
-/// Query parameters whose rejection (an unknown or mistyped parameter) is an
-/// `ApiError` naming the problem.
-pub struct Params<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for Params<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        // The error names the parameter, as body errors name the field.
-        serde_path_to_error::deserialize(deserializer)
-            .map(Params)
-            .map_err(|err| ApiError::BadRequest(format!("query: {err}")))
-    }
-}
-
-/// A numbered resource's number from the path (a sale, a pre-order, an alert): a path
-/// that is not a number names no such resource (404), said in the API's JSON.
-pub struct Number(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for Number {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(text) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        text.parse().map(Number).map_err(|_| {
-            ApiError::NotFound(format!("{text}: no such resource; these are numbered"))
-        })
-    }
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -466,25 +345,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// The time requests are served at, in unix milliseconds.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
-}
-
-/// A pipeline that did not decide: the plugin's own refusal is the client's problem
-/// (422, with the plugin's words); no working plugin is the store's (503).
-pub fn refused(err: PipelineError) -> ApiError {
-    match err {
-        PipelineError::Refused { install, error, .. } => {
-            ApiError::Unprocessable(format!("{install} refused: {}", policy_text(&error)))
-        }
-        other => ApiError::Unavailable(other.to_string()),
-    }
-}
-
-fn policy_text(error: &PolicyError) -> String {
-    match error {
-        PolicyError::InvalidInput(text) => format!("invalid input: {text}"),
-        PolicyError::BadConfig(text) => format!("bad setting: {text}"),
-        PolicyError::Refused(text) => text.clone(),
-    }
 }
 
 #[cfg(test)]

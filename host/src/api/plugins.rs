@@ -4,13 +4,12 @@
 //! back, list an install's versions. The store remembers each change; the pipeline acts
 //! on it at once.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params, now_ms};
 use crate::install::{self, Requirement, check_bundle};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use linli_runtime::pipeline::{InstallStatus, PipelineError};
 use linli_runtime::shadow::ShadowCounts;
 use linli_runtime::{Grants, Plugin, World};
@@ -22,29 +21,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/plugins", get(list))
-        .route("/plugins/{install}/versions", get(versions))
-        .route("/plugins/{install}/shadow", get(shadow_report))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(versions))
+        .routes(routes!(shadow_report))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/plugins/{install}/enable", post(enable))
-        .route("/plugins/{install}/disable", post(disable))
-        .route("/plugins/{install}/config", put(set_config))
-        .route("/pipelines/{world}/order", put(reorder))
-        .route("/plugins/install", post(install_from_registry))
-        .route("/plugins/install/bundle", post(install_from_body))
-        .route("/plugins/{install}/rollback", post(rollback))
-        .route(
-            "/plugins/{install}/shadow",
-            post(shadow_from_registry).delete(stop_shadow),
-        )
-        .route("/plugins/{install}/shadow/bundle", post(shadow_from_body))
-        .route("/plugins/{install}/promote", post(promote))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(set_config))
+        .routes(routes!(reorder))
+        .routes(routes!(install_from_registry))
+        .routes(routes!(install_from_body))
+        .routes(routes!(rollback))
+        .routes(routes!(shadow_from_registry, stop_shadow))
+        .routes(routes!(shadow_from_body))
+        .routes(routes!(promote))
 }
 
 /// A pipeline's new order: every install of the policy kind, each once.
@@ -128,10 +125,8 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, A
     path = "/v1/plugins/{install}/enable",
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
     )
 )]
@@ -148,10 +143,8 @@ async fn enable(
     path = "/v1/plugins/{install}/disable",
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
     )
 )]
@@ -194,11 +187,9 @@ async fn set_enabled(
         content = BTreeMap<String, SettingValue>,
         description = "Every setting of the install, by name (at most 64)"
     ),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 422, description = "Too many settings, or a name or value that is not allowed", body = ApiErrorBody),
     )
@@ -266,11 +257,9 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
     tag = "plugins",
     params(("world" = World, Path, description = "The policy kind")),
     request_body = Order,
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The policy kind's installs in their new order", body = Vec<InstallStatus>),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such policy kind", body = ApiErrorBody),
         (status = 422, description = "The order does not name every install of the kind exactly once", body = ApiErrorBody),
     )
@@ -377,11 +366,9 @@ struct Installed {
     path = "/v1/plugins/install",
     tag = "plugins",
     request_body = FromRegistry,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "Installed or upgraded", body = Installed),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 409, description = "Already active, a downgrade without allow_downgrade, or the id runs another plugin", body = ApiErrorBody),
         (status = 422, description = "Refused: unsigned, tampered, untrusted signer, wrong world, a capability not granted, an incompatible contract, a yanked version", body = ApiErrorBody),
         (status = 502, description = "The registry could not be reached or answered wrongly", body = ApiErrorBody),
@@ -408,11 +395,9 @@ async fn install_from_registry(
     tag = "plugins",
     params(InstallOptions),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "Installed or upgraded", body = Installed),
         (status = 400, description = "A query parameter is wrong", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 409, description = "Already active, a downgrade without allow_downgrade, or the id runs another plugin", body = ApiErrorBody),
         (status = 422, description = "Refused: not a bundle, unsigned, tampered, untrusted signer, wrong world, a capability not granted, an incompatible contract", body = ApiErrorBody),
     )
@@ -593,10 +578,8 @@ fn swap_in(
     path = "/v1/plugins/{install}/rollback",
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "Rolled back", body = Installed),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 409, description = "Nothing to roll back to", body = ApiErrorBody),
     )
@@ -719,10 +702,8 @@ struct ShadowReport {
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
     request_body = CandidateFromRegistry,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
@@ -751,10 +732,8 @@ async fn shadow_from_registry(
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
@@ -840,10 +819,8 @@ fn report(conn: &Connection, state: &AppState, id: &str) -> Result<ShadowReport,
     path = "/v1/plugins/{install}/promote",
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "Promoted", body = Installed),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 409, description = "No candidate runs", body = ApiErrorBody),
     )
@@ -871,10 +848,8 @@ async fn promote(
     path = "/v1/plugins/{install}/shadow",
     tag = "plugins",
     params(("install" = String, Path, description = "The install id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "Stopped; the report as it ended", body = ShadowReport),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such install", body = ApiErrorBody),
         (status = 409, description = "No candidate runs", body = ApiErrorBody),
     )

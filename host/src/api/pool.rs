@@ -5,30 +5,30 @@
 //! arbitrates, so they need it online. Accepted transfers become stock movements of
 //! the batch on both sides (the batch trace lists them).
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, Invalid, NotJson, Params, now_ms};
 use crate::sync::{CallError, Link, TRANSFERS_PATH};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_alliance::{Offer, State as TransferState, Transfer};
 use linli_store::pool::{self, LocalOffer, OfferError, Recorded};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/pool/offers", get(list_offers))
-        .route("/pool/search", get(search))
-        .route("/pool/transfers", get(list_transfers))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_offers))
+        .routes(routes!(search))
+        .routes(routes!(list_transfers))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/pool/offers", post(make_offer))
-        .route("/pool/offers/{offer}/withdraw", post(withdraw))
-        .route("/pool/transfers", post(propose))
-        .route("/pool/transfers/{transfer}/accept", post(accept))
-        .route("/pool/transfers/{transfer}/decline", post(decline))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(make_offer))
+        .routes(routes!(withdraw))
+        .routes(routes!(propose))
+        .routes(routes!(accept))
+        .routes(routes!(decline))
 }
 
 impl From<OfferError> for ApiError {
@@ -94,14 +94,12 @@ struct Offering {
     path = "/v1/pool/offers",
     tag = "pool",
     request_body = Offering,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The offer, queued for the alliance", body = LocalOffer),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such batch", body = ApiErrorBody),
         (status = 409, description = "Fewer units on hand than offered, or the batch expired", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+        Invalid,
     )
 )]
 async fn make_offer(
@@ -127,10 +125,8 @@ async fn make_offer(
     path = "/v1/pool/offers/{offer}/withdraw",
     tag = "pool",
     params(("offer" = String, Path, description = "The offer's id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The offer, withdrawn", body = LocalOffer),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such offer", body = ApiErrorBody),
         (status = 409, description = "Already withdrawn", body = ApiErrorBody),
     )
@@ -174,7 +170,7 @@ struct Search {
     params(Search),
     responses(
         (status = 200, description = "Offers within the radius", body = Vec<Offer>),
-        (status = 400, description = "A query parameter is invalid", body = ApiErrorBody),
+        BadQuery,
         (status = 422, description = "The radius is out of range, or the alliance has no location for this store", body = ApiErrorBody),
         (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
         (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
@@ -218,14 +214,12 @@ struct Proposal {
     path = "/v1/pool/transfers",
     tag = "pool",
     request_body = Proposal,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The transfer, proposed", body = Transfer),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such offer at the alliance", body = ApiErrorBody),
         (status = 409, description = "Fewer units left than asked, or the offer is withdrawn or expired", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+        Invalid,
         (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
         (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
     )
@@ -274,7 +268,7 @@ struct Listed {
     params(Wanted),
     responses(
         (status = 200, description = "The store's transfers", body = Vec<Listed>),
-        (status = 400, description = "A query parameter is invalid", body = ApiErrorBody),
+        BadQuery,
         (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
         (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
     )
@@ -337,10 +331,8 @@ struct Accepted {
     path = "/v1/pool/transfers/{transfer}/accept",
     tag = "pool",
     params(("transfer" = i64, Path, description = "The alliance's transfer id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The transfer, accepted and recorded", body = Accepted),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such transfer of this store", body = ApiErrorBody),
         (status = 409, description = "Already declined, the offer has too few units left, or the batch too few on hand", body = ApiErrorBody),
         (status = 422, description = "The transfer is one this store asked for, not one of its offers", body = ApiErrorBody),
@@ -408,10 +400,8 @@ async fn accept(
     path = "/v1/pool/transfers/{transfer}/decline",
     tag = "pool",
     params(("transfer" = i64, Path, description = "The alliance's transfer id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The transfer, declined", body = Transfer),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such transfer of this store", body = ApiErrorBody),
         (status = 409, description = "Already accepted", body = ApiErrorBody),
         (status = 422, description = "The transfer is one this store asked for, not one of its offers", body = ApiErrorBody),

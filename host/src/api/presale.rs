@@ -2,30 +2,30 @@
 //! presale plugin decides; a go creates the supplier order and confirms the pre-orders,
 //! a no-go releases them, an extension moves the deadline.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_runtime::{Call, Campaign, Decision, Evaluation};
 use linli_store::catalogue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 const DAY: i64 = 86_400_000;
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/presale/campaigns", get(list))
-        .route("/presale/campaigns/{campaign}", get(show))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/presale/campaigns", post(open))
-        .route("/presale/campaigns/{campaign}/orders", post(place))
-        .route("/presale/campaigns/{campaign}/close", post(close))
-        .route("/presale/orders/{preorder}/cancel", post(cancel))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(place))
+        .routes(routes!(close))
+        .routes(routes!(cancel))
 }
 
 /// A campaign to open (times in unix milliseconds).
@@ -94,11 +94,9 @@ struct Closed {
     path = "/v1/presale/campaigns",
     tag = "presale",
     request_body = Opening,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The campaign, open", body = CampaignView),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "The campaign already exists", body = ApiErrorBody),
         (status = 422, description = "A field is missing or invalid (deadline under 3 days)", body = ApiErrorBody),
@@ -199,14 +197,12 @@ async fn show(
     tag = "presale",
     params(("campaign" = String, Path, description = "The campaign id")),
     request_body = PreorderRequest,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The campaign with the new pre-order", body = CampaignView),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such campaign", body = ApiErrorBody),
         (status = 409, description = "The campaign is closed to pre-orders", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid", body = ApiErrorBody),
+        Invalid,
     )
 )]
 async fn place(
@@ -251,10 +247,8 @@ async fn place(
     path = "/v1/presale/orders/{preorder}/cancel",
     tag = "presale",
     params(("preorder" = i64, Path, description = "The pre-order number")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The campaign after the cancellation", body = CampaignView),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such pre-order", body = ApiErrorBody),
         (status = 409, description = "The pre-order is no longer placed", body = ApiErrorBody),
     )
@@ -299,10 +293,8 @@ async fn cancel(
     path = "/v1/presale/campaigns/{campaign}/close",
     tag = "presale",
     params(("campaign" = String, Path, description = "The campaign id")),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The decision and the campaign after it", body = Closed),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
         (status = 404, description = "No such campaign", body = ApiErrorBody),
         (status = 409, description = "The campaign was already decided", body = ApiErrorBody),
         (status = 422, description = "The plugin refused", body = ApiErrorBody),

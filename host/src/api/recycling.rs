@@ -1,26 +1,26 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{
     Call, Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
 };
 use linli_store::points::{self, Entry, Returned};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new().route("/recycling/accounts/{pseudonym}", get(account))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(account))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/recycling/returns", post(record_return))
-        .route("/recycling/redemptions", post(redeem))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record_return))
+        .routes(routes!(redeem))
 }
 
 /// Boxes or packaging a customer brought back.
@@ -96,11 +96,9 @@ async fn account(
     path = "/v1/recycling/returns",
     tag = "recycling",
     request_body = Return,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The entry and the new balance", body = Recorded),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 422, description = "A field is missing or invalid, or the plugin refused", body = ApiErrorBody),
         (status = 503, description = "No working recycling plugin could decide", body = ApiErrorBody),
     )
@@ -146,11 +144,9 @@ async fn record_return(
     path = "/v1/recycling/redemptions",
     tag = "recycling",
     request_body = Redemption,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The entry and the new balance", body = Recorded),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 422, description = "A field is missing or invalid, or the plugin refused", body = ApiErrorBody),
         (status = 503, description = "No working recycling plugin could decide", body = ApiErrorBody),
     )

@@ -3,16 +3,16 @@
 //! a sentence saying what it counts.
 
 use super::{ApiError, AppState, now_ms};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use linli_store::reports::{self, Count, RecyclingFigures, SalesFigures};
 use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 const DAY: i64 = 86_400_000;
 
-pub fn reading() -> Router<AppState> {
-    Router::new().route("/reports/today", get(today))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(today))
 }
 
 /// Local produce: the guide's target share of sales value.

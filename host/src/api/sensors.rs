@@ -1,29 +1,29 @@
 //! Sensors: readings ingested in batches, the latest reading per device, a device's
 //! history over a time range, and cold-chain alerts (listed, acknowledged).
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Number, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, NotJson, Number, Params, now_ms};
 use crate::sensors::{self, IncomingReading, Ingested};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use linli_store::sensors::{self as table, Alert, Reading};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new()
-        .route("/sensors/latest", get(latest))
-        .route("/sensors/devices", get(devices))
-        .route("/sensors/devices/{device}/readings", get(history))
-        .route("/sensors/alerts", get(alerts))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(latest))
+        .routes(routes!(devices))
+        .routes(routes!(history))
+        .routes(routes!(alerts))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new()
-        .route("/sensors/readings", post(ingest))
-        .route("/sensors/alerts/{alert}/ack", post(acknowledge))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest))
+        .routes(routes!(acknowledge))
 }
 
 /// Most readings one history request returns.
@@ -76,11 +76,9 @@ struct Acknowledgement {
     path = "/v1/sensors/readings",
     tag = "sensors",
     request_body = Batch,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The readings were stored", body = Ingested),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 422, description = "A reading is missing a field or invalid (the error names it)", body = ApiErrorBody),
     )
 )]
@@ -236,7 +234,7 @@ async fn devices(State(state): State<AppState>) -> Result<Json<Vec<Device>>, Api
     params(("device" = String, Path, description = "The device id"), Range),
     responses(
         (status = 200, description = "The readings", body = Vec<Reading>),
-        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+        BadQuery,
         (status = 404, description = "No readings from the device", body = ApiErrorBody),
     )
 )]
@@ -286,7 +284,7 @@ async fn history(
     params(AlertFilter),
     responses(
         (status = 200, description = "The alerts", body = Vec<Alert>),
-        (status = 400, description = "A query parameter is unknown or invalid", body = ApiErrorBody),
+        BadQuery,
     )
 )]
 async fn alerts(
@@ -312,11 +310,9 @@ async fn alerts(
     tag = "sensors",
     params(("alert" = i64, Path, description = "The alert number")),
     request_body = Acknowledgement,
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The alert, acknowledged", body = Alert),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 404, description = "No such alert", body = ApiErrorBody),
         (status = 409, description = "Already acknowledged", body = ApiErrorBody),
         (status = 422, description = "`by` is missing or empty", body = ApiErrorBody),

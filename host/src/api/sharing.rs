@@ -3,24 +3,24 @@
 //! row with fewer than k distinct customers, whatever the plugin returned, and queues
 //! the report in the outbox, in the same transaction, for sync to send.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use linli_runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new().route("/sharing/reports", get(list))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-pub fn mutating() -> Router<AppState> {
-    Router::new().route("/sharing/reports", post(build))
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(build))
 }
 
 /// The outbox kind of a data-sharing report.
@@ -76,11 +76,9 @@ struct Outboxed {
     path = "/v1/sharing/reports",
     tag = "sharing",
     request_body = Wanted,
-    security(("bearer" = [])),
     responses(
         (status = 201, description = "The report, queued", body = Outboxed),
-        (status = 400, description = "The body is not JSON", body = ApiErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ApiErrorBody),
+        NotJson,
         (status = 422, description = "A day is missing or invalid, or the plugin refused", body = ApiErrorBody),
         (status = 503, description = "No working data-sharing plugin could build the report", body = ApiErrorBody),
     )

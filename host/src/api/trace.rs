@@ -3,16 +3,16 @@
 //! (`cargo bench -p linli-store --bench store` measures it on a year of sales).
 
 use super::{ApiError, ApiErrorBody, AppState};
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use linli_store::catalogue::{self, Batch};
 use linli_store::sales::{self, Movement, TracedSale};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn reading() -> Router<AppState> {
-    Router::new().route("/trace/batches/{batch}", get(trace_batch))
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(trace_batch))
 }
 
 /// Everything that happened to a batch.

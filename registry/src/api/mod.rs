@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use linli_alliance::{ApiErrorBody, ErrorCode};
 use linli_sdk::bundle::{PublicKey, verify_request};
 use rusqlite::Connection;
 use serde_json::json;
@@ -128,22 +129,29 @@ impl From<KeepError> for ApiError {
     }
 }
 
+impl ApiError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Unprocessable(_) => ErrorCode::Unprocessable,
+            ApiError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Every error is linli-alliance's [`ApiErrorBody`]; a failure of the registry itself
+/// (a database error, a blob that cannot be written) is logged with its details and
+/// answered without them.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!("{self}");
-        }
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        let code = self.code();
+        let status = StatusCode::from_u16(code.status()).expect("every code is a status");
+        (status, Json(ApiErrorBody::answer(code, self.to_string()))).into_response()
     }
 }
 
