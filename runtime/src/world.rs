@@ -317,4 +317,78 @@ mod tests {
             }
         }
     }
+
+    /// The worlds of `wit/`, each with the body of its declaration.
+    fn wit_worlds() -> Vec<(String, String)> {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut worlds = Vec::new();
+        for file in std::fs::read_dir(&wit).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            for (at, _) in text.match_indices("\nworld ") {
+                let rest = &text[at + "\nworld ".len()..];
+                let name = rest.split_whitespace().next().unwrap().to_string();
+                let body = &rest[rest.find('{').unwrap() + 1..rest.find('}').unwrap()];
+                worlds.push((name, body.to_string()));
+            }
+        }
+        worlds.sort();
+        worlds
+    }
+
+    #[test]
+    fn the_table_has_every_world_of_the_wit_and_each_includes_the_host_imports() {
+        let worlds = wit_worlds();
+        let mut policies: Vec<&str> = worlds
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .filter(|name| *name != "host")
+            .collect();
+        let mut table: Vec<&str> = World::ALL.map(World::name).to_vec();
+        policies.sort();
+        table.sort();
+        assert_eq!(
+            policies, table,
+            "wit/ and the policy_worlds! table disagree"
+        );
+        for (name, body) in &worlds {
+            if name == "host" {
+                continue;
+            }
+            let world = World::from_name(name).unwrap();
+            let lines: Vec<&str> = body
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(
+                lines,
+                [
+                    "include host;".to_string(),
+                    format!("export {};", world.interface())
+                ],
+                "world {name}: a policy world includes the host imports and exports its interface, nothing else"
+            );
+        }
+    }
+
+    #[test]
+    fn the_host_world_imports_exactly_the_capabilities_of_the_table() {
+        let (_, body) = wit_worlds()
+            .into_iter()
+            .find(|(name, _)| name == "host")
+            .unwrap();
+        let imports: Vec<&str> = body
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("import ")?.strip_suffix(';'))
+            .collect();
+        let capabilities: Vec<&str> = crate::capabilities::CAPABILITIES
+            .iter()
+            .map(|capability| capability.interface)
+            .filter(|interface| *interface != "types")
+            .collect();
+        assert_eq!(
+            imports, capabilities,
+            "wit/host.wit and host_imports! disagree"
+        );
+    }
 }

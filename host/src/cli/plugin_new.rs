@@ -524,3 +524,13 @@ mod tests {
     }
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_world_has_a_template() {
+        for world in linli_runtime::World::ALL {
+            assert!(super::template(world.name()).is_some(), "{world}");
+        }
+    }
+}

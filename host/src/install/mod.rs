@@ -338,4 +338,18 @@ mod tests {
             linli_sdk::bundle::CAPABILITIES.to_vec()
         );
     }
+
+    #[test]
+    fn the_sdk_the_runtime_and_the_reference_plugins_know_the_same_worlds() {
+        let worlds: Vec<&str> = linli_runtime::World::ALL.map(|world| world.name()).to_vec();
+        assert_eq!(worlds, linli_sdk::bundle::WORLDS.to_vec());
+        for world in worlds {
+            assert!(
+                crate::reference::REFERENCE_PLUGINS
+                    .iter()
+                    .any(|plugin| plugin.world == world),
+                "no reference plugin for {world}"
+            );
+        }
+    }
 }
