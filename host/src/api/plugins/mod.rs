@@ -1,0 +1,312 @@
+//! Plugin installs, in three parts: here the owner's administration of installs (list
+//! them per policy kind with their health and settings, enable and disable, change
+//! settings, put a policy kind's installs in order); [`bundles`] the lifecycle of
+//! versions (install and upgrade from signed bundles, from a registry or sent as the
+//! body, roll back, list an install's versions); [`shadow`] a candidate version run
+//! beside an install, then promoted or stopped. The store remembers each change; the
+//! pipeline acts on it at once.
+
+mod bundles;
+mod shadow;
+
+use super::{ApiError, ApiErrorBody, AppState, Body, NotJson};
+use axum::Json;
+use axum::extract::{Path, State};
+use linli_runtime::World;
+use linli_runtime::pipeline::{InstallStatus, PipelineError};
+use linli_store::installs::{self};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn reading() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .merge(bundles::reading())
+        .merge(shadow::reading())
+}
+
+pub fn mutating() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(set_config))
+        .routes(routes!(reorder))
+        .merge(bundles::mutating())
+        .merge(shadow::mutating())
+}
+
+/// A pipeline's new order: every install of the policy kind, each once.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PipelineOrder)]
+#[serde(deny_unknown_fields)]
+struct Order {
+    installs: Vec<String>,
+}
+
+/// Most settings a plugin install can have, and the longest key and value.
+const MAX_SETTINGS: usize = 64;
+const MAX_SETTING_BYTES: usize = 1024;
+
+/// A setting's value in `PUT /v1/plugins/{install}/config` (documentation only: the
+/// handler checks values itself, naming the setting that is wrong).
+struct SettingValue;
+
+impl utoipa::PartialSchema for SettingValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .description(Some(format!(
+                "A string, number or boolean; plugins read it as text. At most \
+                 {MAX_SETTING_BYTES} bytes."
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SettingValue {}
+
+/// An install as the owner sees it: what runs, at which version, how it is doing.
+#[derive(Serialize, utoipa::ToSchema)]
+struct InstallView {
+    #[serde(flatten)]
+    status: InstallStatus,
+    /// `namespace/name` of the bundle it runs.
+    plugin: Option<String>,
+    version: Option<String>,
+    /// The version a rollback returns to.
+    previous: Option<String>,
+}
+
+/// Every plugin install of every policy kind, in pipeline order, with its version,
+/// health and settings.
+#[utoipa::path(
+    get,
+    path = "/v1/plugins",
+    tag = "plugins",
+    responses((status = 200, description = "The installs", body = Vec<InstallView>))
+)]
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, ApiError> {
+    state
+        .read_db(|conn, state| {
+            let running = installs::running(conn)?;
+            let views = World::ALL
+                .iter()
+                .flat_map(|world| state.pipeline(*world).status())
+                .map(|status| {
+                    let row = running.iter().find(|row| row.install == status.id);
+                    let row = row.cloned().unwrap_or_default();
+                    InstallView {
+                        plugin: row.plugin,
+                        version: row.version,
+                        previous: row.previous,
+                        status,
+                    }
+                });
+            Ok(Json(views.collect()))
+        })
+        .await
+}
+
+/// Enable an install (and clear its circuit breaker).
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/enable",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
+async fn enable(
+    state: State<AppState>,
+    install: Path<String>,
+) -> Result<Json<InstallStatus>, ApiError> {
+    set_enabled(state, install, true).await
+}
+
+/// Disable an install: its pipeline stops calling it.
+#[utoipa::path(
+    post,
+    path = "/v1/plugins/{install}/disable",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        (status = 404, description = "No such install", body = ApiErrorBody),
+    )
+)]
+async fn disable(
+    state: State<AppState>,
+    install: Path<String>,
+) -> Result<Json<InstallStatus>, ApiError> {
+    set_enabled(state, install, false).await
+}
+
+async fn set_enabled(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+    enabled: bool,
+) -> Result<Json<InstallStatus>, ApiError> {
+    state
+        .with_db(move |conn, state| {
+            let world = world_of(state, &install)?;
+            // The store remembers the owner's choice; the pipeline acts on it now.
+            installs::set_enabled(conn, &install, enabled)?;
+            let pipeline = state.pipeline(world);
+            pipeline
+                .set_enabled(&install, enabled)
+                .map_err(pipeline_error)?;
+            Ok(Json(
+                pipeline.get(&install).map_err(pipeline_error)?.status(),
+            ))
+        })
+        .await
+}
+
+/// Replace an install's settings. Values may be JSON strings, numbers or booleans;
+/// plugins read them as text.
+#[utoipa::path(
+    put,
+    path = "/v1/plugins/{install}/config",
+    tag = "plugins",
+    params(("install" = String, Path, description = "The install id")),
+    request_body(
+        content = BTreeMap<String, SettingValue>,
+        description = "Every setting of the install, by name (at most 64)"
+    ),
+    responses(
+        (status = 200, description = "The install's new status", body = InstallStatus),
+        NotJson,
+        (status = 404, description = "No such install", body = ApiErrorBody),
+        (status = 422, description = "Too many settings, or a name or value that is not allowed", body = ApiErrorBody),
+    )
+)]
+async fn set_config(
+    State(state): State<AppState>,
+    Path(install): Path<String>,
+    Body(settings): Body<BTreeMap<String, Value>>,
+) -> Result<Json<InstallStatus>, ApiError> {
+    let settings = settings_text(settings)?;
+    state
+        .with_db(move |conn, state| {
+            let world = world_of(state, &install)?;
+            installs::set_config(conn, &install, &settings)?;
+            let found = state
+                .pipeline(world)
+                .get(&install)
+                .map_err(pipeline_error)?;
+            found.set_config(settings);
+            Ok(Json(found.status()))
+        })
+        .await
+}
+
+fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    if settings.len() > MAX_SETTINGS {
+        return Err(ApiError::Unprocessable(format!(
+            "body: {} settings; at most {MAX_SETTINGS}",
+            settings.len()
+        )));
+    }
+    settings
+        .into_iter()
+        .map(|(key, value)| {
+            if key.trim().is_empty() || key.len() > MAX_SETTING_BYTES {
+                return Err(ApiError::Unprocessable(format!(
+                    "body: setting name `{key}`: must be 1 to {MAX_SETTING_BYTES} bytes"
+                )));
+            }
+            let text = match value {
+                Value::String(text) => text,
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                other => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "body: setting `{key}`: {other} is not a string, number or boolean"
+                    )));
+                }
+            };
+            if text.len() > MAX_SETTING_BYTES {
+                return Err(ApiError::Unprocessable(format!(
+                    "body: setting `{key}`: longer than {MAX_SETTING_BYTES} bytes"
+                )));
+            }
+            Ok((key, text))
+        })
+        .collect()
+}
+
+/// Put the installs of one policy kind in a new order: pricing runs them in this order,
+/// the other kinds ask them in this order until one answers.
+#[utoipa::path(
+    put,
+    path = "/v1/pipelines/{world}/order",
+    tag = "plugins",
+    params(("world" = World, Path, description = "The policy kind")),
+    request_body = Order,
+    responses(
+        (status = 200, description = "The policy kind's installs in their new order", body = Vec<InstallStatus>),
+        NotJson,
+        (status = 404, description = "No such policy kind", body = ApiErrorBody),
+        (status = 422, description = "The order does not name every install of the kind exactly once", body = ApiErrorBody),
+    )
+)]
+async fn reorder(
+    State(state): State<AppState>,
+    Path(world): Path<String>,
+    Body(order): Body<Order>,
+) -> Result<Json<Vec<InstallStatus>>, ApiError> {
+    let world = World::from_name(&world).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "pipeline {world}: no such policy kind; one of {}",
+            World::names()
+        ))
+    })?;
+    state
+        .with_db(move |conn, state| {
+            let pipeline = state.pipeline(world);
+            let before: Vec<String> = pipeline
+                .status()
+                .into_iter()
+                .map(|status| status.id)
+                .collect();
+            let ids: Vec<&str> = order.installs.iter().map(String::as_str).collect();
+            pipeline
+                .reorder(&ids)
+                .map_err(|err| ApiError::Unprocessable(format!("installs: {err}")))?;
+            let written = (|| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for (position, id) in ids.iter().enumerate() {
+                    installs::set_position(&tx, id, position)?;
+                }
+                tx.commit()
+            })();
+            if let Err(err) = written {
+                // The store did not take the order: neither does the pipeline.
+                let before: Vec<&str> = before.iter().map(String::as_str).collect();
+                let _ = pipeline.reorder(&before);
+                return Err(err.into());
+            }
+            Ok(Json(pipeline.status()))
+        })
+        .await
+}
+
+/// The policy kind an install belongs to.
+pub(super) fn world_of(state: &AppState, install: &str) -> Result<World, ApiError> {
+    World::ALL
+        .into_iter()
+        .find(|world| state.pipeline(*world).get(install).is_ok())
+        .ok_or_else(|| ApiError::NotFound(format!("plugin install {install}: no such install")))
+}
+
+pub(super) fn pipeline_error(err: PipelineError) -> ApiError {
+    ApiError::NotFound(err.to_string())
+}
