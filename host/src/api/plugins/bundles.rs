@@ -1,7 +1,7 @@
 //! The versions of an install: install and upgrade from signed bundles (from a registry
 //! or sent as the body), roll back, list what an install has run.
 
-use super::{pipeline_error, world_of};
+use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
 use crate::api::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params, now_ms};
 use crate::install::{self, Requirement, check_bundle};
 use axum::Json;
@@ -296,10 +296,10 @@ fn swap_in(
     post,
     path = "/v1/plugins/{install}/rollback",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "Rolled back", body = Installed),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 409, description = "Nothing to roll back to", body = ApiErrorBody),
     )
 )]
@@ -367,10 +367,10 @@ pub(super) fn activate_kept(
     get,
     path = "/v1/plugins/{install}/versions",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "The versions", body = Vec<VersionRow>),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
     )
 )]
 async fn versions(

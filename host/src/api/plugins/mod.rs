@@ -37,6 +37,21 @@ pub fn mutating() -> OpenApiRouter<AppState> {
         .merge(shadow::mutating())
 }
 
+/// The install a route acts on (documentation of the `{install}` path parameter).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct InstallId {
+    /// The install id
+    install: String,
+}
+
+/// 404: the `{install}` of the path is no install of this store.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such install")]
+#[allow(dead_code)]
+pub(super) struct NoSuchInstall(ApiErrorBody);
+
 /// A pipeline's new order: every install of the policy kind, each once.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = PipelineOrder)]
@@ -117,10 +132,10 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, A
     post,
     path = "/v1/plugins/{install}/enable",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
     )
 )]
 async fn enable(
@@ -135,10 +150,10 @@ async fn enable(
     post,
     path = "/v1/plugins/{install}/disable",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
     )
 )]
 async fn disable(
@@ -175,7 +190,7 @@ async fn set_enabled(
     put,
     path = "/v1/plugins/{install}/config",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     request_body(
         content = BTreeMap<String, SettingValue>,
         description = "Every setting of the install, by name (at most 64)"
@@ -183,7 +198,7 @@ async fn set_enabled(
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
         NotJson,
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 422, description = "Too many settings, or a name or value that is not allowed", body = ApiErrorBody),
     )
 )]

@@ -3,7 +3,7 @@
 //! it or stops it.
 
 use super::bundles::{Installed, accept, activate_kept, current, fetch_bundle, same_plugin};
-use super::{pipeline_error, world_of};
+use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
 use crate::api::{ApiError, ApiErrorBody, AppState, Body};
 use axum::Json;
 use axum::body::Bytes;
@@ -57,11 +57,11 @@ struct ShadowReport {
     post,
     path = "/v1/plugins/{install}/shadow",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     request_body = CandidateFromRegistry,
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
         (status = 502, description = "The registry could not be reached", body = ApiErrorBody),
@@ -87,11 +87,11 @@ async fn shadow_from_registry(
     post,
     path = "/v1/plugins/{install}/shadow/bundle",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
     )
@@ -137,10 +137,10 @@ async fn shadow_bundle(
     get,
     path = "/v1/plugins/{install}/shadow",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "The report", body = ShadowReport),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
     )
 )]
 async fn shadow_report(
@@ -175,10 +175,10 @@ fn report(conn: &Connection, state: &AppState, id: &str) -> Result<ShadowReport,
     post,
     path = "/v1/plugins/{install}/promote",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "Promoted", body = Installed),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 409, description = "No candidate runs", body = ApiErrorBody),
     )
 )]
@@ -204,10 +204,10 @@ async fn promote(
     delete,
     path = "/v1/plugins/{install}/shadow",
     tag = "plugins",
-    params(("install" = String, Path, description = "The install id")),
+    params(InstallId),
     responses(
         (status = 200, description = "Stopped; the report as it ended", body = ShadowReport),
-        (status = 404, description = "No such install", body = ApiErrorBody),
+        NoSuchInstall,
         (status = 409, description = "No candidate runs", body = ApiErrorBody),
     )
 )]
