@@ -5,14 +5,10 @@
 //! pull brings them first.
 
 use super::catalogue::{self, Batch, Sku};
-use linli_alliance::{Item, State, Transfer};
+use crate::outbox;
+use linli_alliance::{Event, Item, State, StockOfferWithdrawn, Transfer};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-
-/// The outbox kind of an offer to the pool.
-pub const STOCK_OFFER: &str = "stock-offer";
-/// The outbox kind of an offer taken back.
-pub const STOCK_OFFER_WITHDRAWN: &str = "stock-offer-withdrawn";
 
 /// An offer this store made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,15 +66,7 @@ pub fn offer(
     )?;
     let offer = tx.last_insert_rowid().to_string();
     let item = item(&offer, &sku, &found, qty);
-    tx.execute(
-        "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-        params![
-            now,
-            STOCK_OFFER,
-            serde_json::to_string(&item).expect("offers serialise")
-        ],
-    )?;
-    let seq = tx.last_insert_rowid();
+    let seq = outbox::queue(&tx, now, &Event::StockOffer(item))?;
     tx.execute(
         "UPDATE pool_offer SET seq = ?2 WHERE offer = ?1",
         params![offer, seq],
@@ -126,14 +114,10 @@ pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOff
         "UPDATE pool_offer SET withdrawn_at = ?2 WHERE offer = ?1",
         params![offer, now],
     )?;
-    tx.execute(
-        "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-        params![
-            now,
-            STOCK_OFFER_WITHDRAWN,
-            serde_json::json!({ "offer": offer }).to_string()
-        ],
-    )?;
+    let withdrawn = StockOfferWithdrawn {
+        offer: offer.to_string(),
+    };
+    outbox::queue(&tx, now, &Event::StockOfferWithdrawn(withdrawn))?;
     let withdrawn = find(&tx, offer)?.expect("the offer just withdrawn");
     tx.commit()?;
     Ok(withdrawn)
@@ -492,7 +476,7 @@ mod tests {
         let pending = crate::outbox::pending(&conn, 10).unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].seq, made.seq);
-        assert_eq!(pending[0].kind, STOCK_OFFER);
+        assert_eq!(pending[0].kind, Event::STOCK_OFFER);
         let sent: Item = serde_json::from_str(&pending[0].payload).unwrap();
         assert_eq!(
             sent,

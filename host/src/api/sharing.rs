@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use linli_alliance::{Event, SharedRow, SharingReport};
 use linli_runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
+use linli_store::outbox;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,8 +25,6 @@ pub fn mutating() -> Router<AppState> {
     Router::new().route("/sharing/reports", post(build))
 }
 
-/// The outbox kind of a data-sharing report.
-pub const OUTBOX_KIND: &str = "sharing-report";
 /// The longest report, in days: a quarter keeps the aggregates well inside a plugin
 /// call's input limit.
 const MAX_DAYS: i32 = 92;
@@ -141,13 +141,8 @@ async fn build(
                 suppressed: report.suppressed.saturating_add(dropped_by_host),
                 dropped_by_host,
             };
-            let payload = serde_json::to_string(&queued).expect("reports serialise");
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-                params![now, OUTBOX_KIND, payload],
-            )?;
-            let seq = tx.last_insert_rowid();
+            let seq = outbox::queue(&tx, now, &event(&queued))?;
             tx.commit()?;
             Ok((
                 StatusCode::CREATED,
@@ -175,7 +170,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outboxed>>, ApiE
             let mut statement = conn.prepare_cached(
                 "SELECT seq, at, acked, payload FROM outbox WHERE kind = ?1 ORDER BY seq DESC LIMIT 100",
             )?;
-            let rows = statement.query_map([OUTBOX_KIND], |row| {
+            let rows = statement.query_map([Event::SHARING_REPORT], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
@@ -199,6 +194,30 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outboxed>>, ApiE
             Ok(Json(listed))
         })
         .await
+}
+
+/// The report as the alliance reads it.
+fn event(queued: &Queued) -> Event {
+    Event::SharingReport(SharingReport {
+        first_day: Some(queued.first_day.clone()),
+        last_day: Some(queued.last_day.clone()),
+        k: queued.k,
+        install: queued.install.clone(),
+        rows: queued
+            .rows
+            .iter()
+            .map(|row| SharedRow {
+                category: row.category.clone(),
+                period: row.period.clone(),
+                cohort: row.cohort.clone(),
+                customers: row.customers,
+                units: row.units,
+                revenue: row.revenue,
+            })
+            .collect(),
+        suppressed: queued.suppressed,
+        dropped_by_host: queued.dropped_by_host,
+    })
 }
 
 fn day(text: &str, field: &str) -> Result<Date, ApiError> {
