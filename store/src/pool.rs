@@ -4,7 +4,8 @@
 //! each, by the alliance's transfer id, whichever of the accept answer or the periodic
 //! pull brings them first.
 
-use super::catalogue::{self, Batch, Sku};
+use crate::ServiceError;
+use crate::catalogue::{self, Batch, Sku};
 use crate::outbox;
 use linli_alliance::{Event, Item, State, StockOfferWithdrawn, Transfer};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -25,17 +26,6 @@ pub struct LocalOffer {
     pub withdrawn_at: Option<i64>,
 }
 
-/// Why an offer cannot be made or taken back.
-#[derive(Debug, thiserror::Error)]
-pub enum OfferError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
-}
-
 /// Offer `qty` units of a batch to the pool: the offer, and its `stock-offer` event in
 /// the outbox, in one transaction. The units stay on hand (and on sale) until a
 /// transfer of them is accepted.
@@ -44,17 +34,17 @@ pub fn offer(
     batch: &str,
     qty: u32,
     now: i64,
-) -> Result<LocalOffer, OfferError> {
+) -> Result<LocalOffer, ServiceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let found = catalogue::batch(&tx, batch)?
-        .ok_or_else(|| OfferError::NotFound(format!("batch {batch}: no such batch")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("batch {batch}: no such batch")))?;
     if found.expires_at.is_some_and(|expires| expires <= now) {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "batch {batch} has expired; write it off rather than offer it"
         )));
     }
     if qty > found.qty_on_hand {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "qty: {qty} units offered, {} on hand in batch {batch}",
             found.qty_on_hand
         )));
@@ -101,12 +91,12 @@ fn item(offer: &str, sku: &Sku, batch: &Batch, qty: u32) -> Item {
 
 /// Take an offer back: no more transfers of it are proposed or accepted once the
 /// alliance has the `stock-offer-withdrawn` event.
-pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOffer, OfferError> {
+pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOffer, ServiceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let found = find(&tx, offer)?
-        .ok_or_else(|| OfferError::NotFound(format!("offer {offer}: no such offer")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("offer {offer}: no such offer")))?;
     if found.withdrawn_at.is_some() {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "offer {offer} was already withdrawn"
         )));
     }
@@ -466,11 +456,11 @@ mod tests {
         delivery(&conn, "L1", "MILK", "dairy-farm", 12);
         assert!(matches!(
             offer(&mut conn, "L1", 13, NOW),
-            Err(OfferError::Conflict(_))
+            Err(ServiceError::Conflict(_))
         ));
         assert!(matches!(
             offer(&mut conn, "L9", 1, NOW),
-            Err(OfferError::NotFound(_))
+            Err(ServiceError::NotFound(_))
         ));
         let made = offer(&mut conn, "L1", 5, NOW).unwrap();
         let pending = crate::outbox::pending(&conn, 10).unwrap();
@@ -493,7 +483,7 @@ mod tests {
         assert_eq!(withdrawn.withdrawn_at, Some(NOW + 1));
         assert!(matches!(
             withdraw(&mut conn, &made.offer, NOW + 2),
-            Err(OfferError::Conflict(_))
+            Err(ServiceError::Conflict(_))
         ));
         assert_eq!(offers(&conn).unwrap(), vec![withdrawn]);
         assert_eq!(crate::outbox::pending(&conn, 10).unwrap().len(), 2);

@@ -32,7 +32,7 @@ use axum::{Json, Router};
 use linli_runtime::bindings::types::PolicyError;
 use linli_runtime::pipeline::{Pipeline, PipelineError};
 use linli_runtime::{AnswerOf, Call, World};
-use linli_store::{Db, StoreError};
+use linli_store::{Db, ServiceError, StoreError};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +298,19 @@ impl From<rusqlite::Error> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         ApiError::Internal(err.to_string())
+    }
+}
+
+/// A store service's refusal keeps its meaning: 404, 409, 422.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(message) => ApiError::NotFound(message),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Invalid(message) => ApiError::Unprocessable(message),
+            ServiceError::Corrupt(message) => ApiError::Internal(message),
+            ServiceError::Database(err) => err.into(),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use linli_alliance::{Offer, State as TransferState, Transfer};
-use linli_store::pool::{self, LocalOffer, OfferError, Recorded};
+use linli_store::pool::{self, LocalOffer, Recorded};
 use serde::{Deserialize, Serialize};
 
 pub fn reading() -> Router<AppState> {
@@ -29,16 +29,6 @@ pub fn mutating() -> Router<AppState> {
         .route("/pool/transfers", post(propose))
         .route("/pool/transfers/{transfer}/accept", post(accept))
         .route("/pool/transfers/{transfer}/decline", post(decline))
-}
-
-impl From<OfferError> for ApiError {
-    fn from(err: OfferError) -> Self {
-        match err {
-            OfferError::NotFound(message) => ApiError::NotFound(message),
-            OfferError::Conflict(message) => ApiError::Conflict(message),
-            OfferError::Database(err) => err.into(),
-        }
-    }
 }
 
 /// This store's name at the alliance; none when sync is off.
