@@ -6,16 +6,20 @@
 //! of the log per commit, readers never blocked by the writer).
 
 pub mod catalogue;
+pub mod delivery;
 pub mod installs;
+pub mod inventory;
 pub mod kv;
 pub mod outbox;
 pub mod points;
 pub mod pool;
+pub mod presale;
 pub mod readers;
 pub mod reports;
 pub mod sales;
 mod schema;
 pub mod sensors;
+pub mod sharing;
 pub mod trust;
 
 use rusqlite::{Connection, OpenFlags};
@@ -56,6 +60,26 @@ pub enum StoreError {
         found: usize,
         known: usize,
     },
+}
+
+/// Why a store service did not do what it was asked: a refusal naming what is wrong,
+/// which the API answers with its status, or the database failing.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such campaign, batch, offer…
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with what the store has: already done, too few units.
+    #[error("{0}")]
+    Conflict(String),
+    /// A field is missing or out of range.
+    #[error("{0}")]
+    Invalid(String),
+    /// What the store holds cannot be read (a stored record, a time).
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
 }
 
 /// Open (creating if needed) the store database in `data_dir` and bring its schema up

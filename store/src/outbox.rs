@@ -4,7 +4,16 @@
 //! once the alliance server has them. Acked rows stay: the seq of the last one is what
 //! keeps the next number from going back.
 
+use linli_alliance::{CategorySales, DailySales, Event};
 use rusqlite::{Connection, OptionalExtension, params};
+
+/// Queue an event for the alliance, in the caller's transaction: its kind and payload
+/// as `Event` declares them, so no caller spells a kind. Its seq, the place in the queue.
+pub fn queue(conn: &Connection, at: i64, event: &Event) -> rusqlite::Result<i64> {
+    conn.prepare_cached("INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)")?
+        .execute(params![at, event.kind(), event.to_payload()])?;
+    Ok(conn.last_insert_rowid())
+}
 
 /// One event waiting for the alliance.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +61,6 @@ pub fn resend_after(conn: &Connection, seq: i64) -> rusqlite::Result<usize> {
         .execute(params![seq])
 }
 
-/// The outbox kind of a day's sales per category.
-pub const DAILY_SALES: &str = "daily-sales";
 /// The `meta` key of the last store day whose sales are queued.
 const DAILY_SALES_THROUGH: &str = "outbox.daily-sales-through";
 
@@ -99,7 +106,7 @@ pub fn queue_daily_sales(
     while day < today {
         let next = day.tomorrow().map_err(|err| format!("day {day}: {err}"))?;
         let (from, to) = (start(day)?, start(next)?);
-        let categories: Vec<serde_json::Value> = tx
+        let categories: Vec<CategorySales> = tx
             .prepare_cached(
                 "SELECT sku.category, COUNT(DISTINCT sale.sale), SUM(sale_line.qty), \
                  SUM(sale_line.qty * sale_line.unit_price) \
@@ -110,22 +117,21 @@ pub fn queue_daily_sales(
             .and_then(|mut statement| {
                 statement
                     .query_map(params![from, to], |row| {
-                        Ok(serde_json::json!({
-                            "category": row.get::<_, String>(0)?,
-                            "sales": row.get::<_, i64>(1)?,
-                            "units": row.get::<_, i64>(2)?,
-                            "revenue": row.get::<_, i64>(3)?,
-                        }))
+                        Ok(CategorySales {
+                            category: row.get(0)?,
+                            sales: row.get(1)?,
+                            units: row.get(2)?,
+                            revenue: row.get(3)?,
+                        })
                     })?
                     .collect()
             })
             .map_err(|err| err.to_string())?;
-        let payload = serde_json::json!({"day": day.to_string(), "categories": categories});
-        tx.execute(
-            "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-            params![now, DAILY_SALES, payload.to_string()],
-        )
-        .map_err(|err| err.to_string())?;
+        let sales = DailySales {
+            day: day.to_string(),
+            categories,
+        };
+        queue(&tx, now, &Event::DailySales(sales)).map_err(|err| err.to_string())?;
         queued += 1;
         day = next;
     }
@@ -200,7 +206,7 @@ mod tests {
         );
         let queued = pending(&conn, 10).unwrap();
         assert_eq!(queued.len(), 3);
-        assert!(queued.iter().all(|event| event.kind == DAILY_SALES));
+        assert!(queued.iter().all(|event| event.kind == Event::DAILY_SALES));
         let monday: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
         assert_eq!(
             monday,

@@ -54,6 +54,26 @@ pub fn append(
     Ok(())
 }
 
+/// Append an entry that moves points or money, or records boxes or packaging brought
+/// back (a redemption of 0 points writes nothing; a return earning nothing is still
+/// counted for the packaging return rate), in one transaction with the customer's
+/// balance after it, which it answers.
+pub fn record(
+    conn: &mut Connection,
+    customer: &str,
+    entry: &Entry,
+    returned: Option<Returned<'_>>,
+) -> rusqlite::Result<i64> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let brought_back = returned.is_some_and(|returned| returned.count > 0);
+    if entry.points != 0 || entry.refund != 0 || entry.discount != 0 || brought_back {
+        append(&tx, customer, entry, returned)?;
+    }
+    let balance = balance(&tx, customer)?;
+    tx.commit()?;
+    Ok(balance)
+}
+
 pub fn balance(conn: &Connection, customer: &str) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT coalesce(sum(points), 0) FROM points_ledger WHERE customer = ?1")?
         .query_row([customer], |row| row.get(0))

@@ -4,15 +4,12 @@
 //! each, by the alliance's transfer id, whichever of the accept answer or the periodic
 //! pull brings them first.
 
-use super::catalogue::{self, Batch, Sku};
-use linli_alliance::{Item, State, Transfer};
+use crate::ServiceError;
+use crate::catalogue::{self, Batch, Sku};
+use crate::outbox;
+use linli_alliance::{Event, Item, State, StockOfferWithdrawn, Transfer};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-
-/// The outbox kind of an offer to the pool.
-pub const STOCK_OFFER: &str = "stock-offer";
-/// The outbox kind of an offer taken back.
-pub const STOCK_OFFER_WITHDRAWN: &str = "stock-offer-withdrawn";
 
 /// An offer this store made.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,17 +26,6 @@ pub struct LocalOffer {
     pub withdrawn_at: Option<i64>,
 }
 
-/// Why an offer cannot be made or taken back.
-#[derive(Debug, thiserror::Error)]
-pub enum OfferError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
-}
-
 /// Offer `qty` units of a batch to the pool: the offer, and its `stock-offer` event in
 /// the outbox, in one transaction. The units stay on hand (and on sale) until a
 /// transfer of them is accepted.
@@ -48,17 +34,17 @@ pub fn offer(
     batch: &str,
     qty: u32,
     now: i64,
-) -> Result<LocalOffer, OfferError> {
+) -> Result<LocalOffer, ServiceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let found = catalogue::batch(&tx, batch)?
-        .ok_or_else(|| OfferError::NotFound(format!("batch {batch}: no such batch")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("batch {batch}: no such batch")))?;
     if found.expires_at.is_some_and(|expires| expires <= now) {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "batch {batch} has expired; write it off rather than offer it"
         )));
     }
     if qty > found.qty_on_hand {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "qty: {qty} units offered, {} on hand in batch {batch}",
             found.qty_on_hand
         )));
@@ -70,15 +56,7 @@ pub fn offer(
     )?;
     let offer = tx.last_insert_rowid().to_string();
     let item = item(&offer, &sku, &found, qty);
-    tx.execute(
-        "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-        params![
-            now,
-            STOCK_OFFER,
-            serde_json::to_string(&item).expect("offers serialise")
-        ],
-    )?;
-    let seq = tx.last_insert_rowid();
+    let seq = outbox::queue(&tx, now, &Event::StockOffer(item))?;
     tx.execute(
         "UPDATE pool_offer SET seq = ?2 WHERE offer = ?1",
         params![offer, seq],
@@ -113,12 +91,12 @@ fn item(offer: &str, sku: &Sku, batch: &Batch, qty: u32) -> Item {
 
 /// Take an offer back: no more transfers of it are proposed or accepted once the
 /// alliance has the `stock-offer-withdrawn` event.
-pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOffer, OfferError> {
+pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOffer, ServiceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let found = find(&tx, offer)?
-        .ok_or_else(|| OfferError::NotFound(format!("offer {offer}: no such offer")))?;
+        .ok_or_else(|| ServiceError::NotFound(format!("offer {offer}: no such offer")))?;
     if found.withdrawn_at.is_some() {
-        return Err(OfferError::Conflict(format!(
+        return Err(ServiceError::Conflict(format!(
             "offer {offer} was already withdrawn"
         )));
     }
@@ -126,14 +104,10 @@ pub fn withdraw(conn: &mut Connection, offer: &str, now: i64) -> Result<LocalOff
         "UPDATE pool_offer SET withdrawn_at = ?2 WHERE offer = ?1",
         params![offer, now],
     )?;
-    tx.execute(
-        "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-        params![
-            now,
-            STOCK_OFFER_WITHDRAWN,
-            serde_json::json!({ "offer": offer }).to_string()
-        ],
-    )?;
+    let withdrawn = StockOfferWithdrawn {
+        offer: offer.to_string(),
+    };
+    outbox::queue(&tx, now, &Event::StockOfferWithdrawn(withdrawn))?;
     let withdrawn = find(&tx, offer)?.expect("the offer just withdrawn");
     tx.commit()?;
     Ok(withdrawn)
@@ -482,17 +456,17 @@ mod tests {
         delivery(&conn, "L1", "MILK", "dairy-farm", 12);
         assert!(matches!(
             offer(&mut conn, "L1", 13, NOW),
-            Err(OfferError::Conflict(_))
+            Err(ServiceError::Conflict(_))
         ));
         assert!(matches!(
             offer(&mut conn, "L9", 1, NOW),
-            Err(OfferError::NotFound(_))
+            Err(ServiceError::NotFound(_))
         ));
         let made = offer(&mut conn, "L1", 5, NOW).unwrap();
         let pending = crate::outbox::pending(&conn, 10).unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].seq, made.seq);
-        assert_eq!(pending[0].kind, STOCK_OFFER);
+        assert_eq!(pending[0].kind, Event::STOCK_OFFER);
         let sent: Item = serde_json::from_str(&pending[0].payload).unwrap();
         assert_eq!(
             sent,
@@ -509,7 +483,7 @@ mod tests {
         assert_eq!(withdrawn.withdrawn_at, Some(NOW + 1));
         assert!(matches!(
             withdraw(&mut conn, &made.offer, NOW + 2),
-            Err(OfferError::Conflict(_))
+            Err(ServiceError::Conflict(_))
         ));
         assert_eq!(offers(&conn).unwrap(), vec![withdrawn]);
         assert_eq!(crate::outbox::pending(&conn, 10).unwrap().len(), 2);

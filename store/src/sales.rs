@@ -1,6 +1,7 @@
 //! Recorded sales: the sale, its lines by batch, and the receipt's adjustment trail —
 //! and, for batch trace, every sale and movement of a batch.
 
+use linli_runtime::bindings::types::{CustomerRef, MemberTier};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -32,6 +33,15 @@ pub struct Buyer<'a> {
     pub pseudonym: Option<&'a str>,
     /// `elderly` (care card), `member` or `walk-in`.
     pub cohort: &'a str,
+}
+
+/// The cohort a sale counts in for data sharing: a care card first, then a member card.
+pub fn cohort(customer: Option<&CustomerRef>) -> &'static str {
+    match customer {
+        Some(customer) if customer.elderly_or_disabled => "elderly",
+        Some(customer) if customer.tier != MemberTier::None => "member",
+        _ => "walk-in",
+    }
 }
 
 /// Record a sale and take its units from stock, inside the caller's transaction.

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::QuoteRequest;
 use linli_runtime::World;
-use linli_runtime::bindings::types::{BasketLine, CustomerRef, MemberTier};
+use linli_runtime::bindings::types::{BasketLine, CustomerRef};
 use linli_runtime::pipeline::{Refusal, Skipped, TrailEntry};
 use linli_store::catalogue::{self, Stocked};
 use linli_store::sales::{self, Buyer, SoldAdjustment, SoldLine};
@@ -198,7 +198,7 @@ async fn commit(
                     .customer
                     .as_ref()
                     .map(|customer| customer.pseudonym.as_str()),
-                cohort: cohort(basket.customer.as_ref()),
+                cohort: sales::cohort(basket.customer.as_ref()),
             };
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let sale = sales::record(&tx, now, buyer, &lines, &adjustments)?;
@@ -206,15 +206,6 @@ async fn commit(
             Ok((StatusCode::CREATED, Json(Sale { sale, quote })))
         })
         .await
-}
-
-/// The cohort a sale counts in for data sharing: a care card first, then a member card.
-fn cohort(customer: Option<&CustomerRef>) -> &'static str {
-    match customer {
-        Some(customer) if customer.elderly_or_disabled => "elderly",
-        Some(customer) if customer.tier != MemberTier::None => "member",
-        _ => "walk-in",
-    }
 }
 
 /// Allocate the basket to batches (FIFO) and run the pricing pipeline over it.

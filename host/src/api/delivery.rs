@@ -6,11 +6,11 @@ use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use linli_runtime::bindings::types::{BasketLine, CustomerRef};
+use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
-use linli_store::catalogue;
-use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use linli_store::delivery;
+pub use linli_store::delivery::Planned;
+use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn reading() -> OpenApiRouter<AppState> {
@@ -49,18 +49,6 @@ struct Item {
     qty: u32,
 }
 
-/// A delivery and the plugin's plan for it.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = PlannedDelivery)]
-struct Planned {
-    delivery: String,
-    customer: String,
-    emergency: bool,
-    requested_at: i64,
-    status: String,
-    plan: DeliveryPlan,
-}
-
 /// Request a delivery: the elderly-delivery plugin plans fee, priority, courier and ETA.
 #[utoipa::path(
     post,
@@ -82,24 +70,11 @@ async fn request(
 ) -> Result<(StatusCode, Json<Planned>), ApiError> {
     state
         .with_db(move |conn, state| {
-            if requested.delivery.trim().is_empty() {
-                return Err(ApiError::Unprocessable("delivery: an id is required".into()));
-            }
-            let mut items = Vec::new();
-            for (index, item) in requested.items.iter().enumerate() {
-                let sku = catalogue::sku(conn, &item.sku)?.ok_or_else(|| {
-                    ApiError::NotFound(format!("items[{index}].sku: {} is not in the catalogue", item.sku))
-                })?;
-                items.push(BasketLine {
-                    sku: sku.sku,
-                    qty: item.qty,
-                    unit_price: sku.unit_price,
-                    category: sku.category,
-                    local_produce: sku.local_produce,
-                    batch: None,
-                    expires_at: None,
-                });
-            }
+            let items = requested
+                .items
+                .iter()
+                .map(|item| (item.sku.as_str(), item.qty));
+            let items = delivery::basket(conn, &requested.delivery, items)?;
             let now = now_ms();
             let call = Call::Plan(DeliveryRequest {
                 id: requested.delivery.clone(),
@@ -112,34 +87,18 @@ async fn request(
                 couriers: requested.couriers,
             });
             let (plan, _install): (DeliveryPlan, _) = state.decide(&call, now)?;
-            let plan_json = serde_json::to_string(&plan).expect("plans serialise");
-            let inserted = conn.execute(
-                "INSERT OR IGNORE INTO delivery (delivery, customer, emergency, priority, requested_at, eta, plan) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    requested.delivery,
-                    requested.customer.pseudonym,
-                    requested.emergency,
-                    format!("{:?}", plan.priority),
-                    now,
-                    plan.eta,
-                    plan_json
-                ],
-            )?;
-            if inserted == 0 {
-                return Err(ApiError::Conflict(format!("delivery: {} already exists", requested.delivery)));
-            }
-            Ok((
-                StatusCode::CREATED,
-                Json(Planned {
+            let planned = delivery::record(
+                conn,
+                Planned {
                     delivery: requested.delivery,
                     customer: requested.customer.pseudonym,
                     emergency: requested.emergency,
                     requested_at: now,
                     status: "planned".into(),
                     plan,
-                }),
-            ))
+                },
+            )?;
+            Ok((StatusCode::CREATED, Json(planned)))
         })
         .await
 }
@@ -153,39 +112,7 @@ async fn request(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiError> {
     state
-        .read_db(|conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT delivery, customer, emergency, requested_at, status, plan FROM delivery \
-                 WHERE status = 'planned' ORDER BY emergency DESC, eta IS NULL, eta, requested_at",
-            )?;
-            let rows = statement.query_map([], |row| {
-                let plan: String = row.get(5)?;
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    plan,
-                ))
-            })?;
-            let mut listed = Vec::new();
-            for row in rows {
-                let (delivery, customer, emergency, requested_at, status, plan) = row?;
-                let plan = serde_json::from_str(&plan).map_err(|err| {
-                    ApiError::Internal(format!("delivery {delivery}: stored plan: {err}"))
-                })?;
-                listed.push(Planned {
-                    delivery,
-                    customer,
-                    emergency,
-                    requested_at,
-                    status,
-                    plan,
-                });
-            }
-            Ok(Json(listed))
-        })
+        .read_db(|conn, _| Ok(Json(delivery::in_progress(conn)?)))
         .await
 }
 
@@ -207,20 +134,8 @@ async fn delivered(
 ) -> Result<StatusCode, ApiError> {
     state
         .with_db(move |conn, _| {
-            let status: Option<String> = conn
-                .query_row("SELECT status FROM delivery WHERE delivery = ?1", [&delivery], |row| row.get(0))
-                .optional()?;
-            match status.as_deref() {
-                None => Err(ApiError::NotFound(format!("delivery {delivery}: no such delivery"))),
-                Some("delivered") => Err(ApiError::Conflict(format!("delivery {delivery}: already delivered"))),
-                Some(_) => {
-                    conn.execute(
-                        "UPDATE delivery SET status = 'delivered', delivered_at = ?2 WHERE delivery = ?1",
-                        params![delivery, now_ms()],
-                    )?;
-                    Ok(StatusCode::NO_CONTENT)
-                }
-            }
+            delivery::delivered(conn, &delivery, now_ms())?;
+            Ok(StatusCode::NO_CONTENT)
         })
         .await
 }

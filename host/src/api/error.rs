@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use linli_alliance::{ApiErrorBody, ErrorCode};
 use linli_runtime::bindings::types::PolicyError;
 use linli_runtime::pipeline::PipelineError;
-use linli_store::StoreError;
+use linli_store::{ServiceError, StoreError};
 use utoipa::IntoResponses;
 use utoipa::openapi::security::SecurityRequirement;
 
@@ -68,6 +68,19 @@ impl From<rusqlite::Error> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         ApiError::Internal(err.to_string())
+    }
+}
+
+/// A store service's refusal keeps its meaning: 404, 409, 422.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::NotFound(message) => ApiError::NotFound(message),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Invalid(message) => ApiError::Unprocessable(message),
+            ServiceError::Corrupt(message) => ApiError::Internal(message),
+            ServiceError::Database(err) => err.into(),
+        }
     }
 }
 

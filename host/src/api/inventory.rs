@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use linli_runtime::bindings::types::BasketLine;
 use linli_runtime::{QuoteRequest, World};
 use linli_store::catalogue::{self, Batch, Sku};
+use linli_store::inventory;
 use linli_store::reports::{self, SkuTurnover};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -132,44 +133,14 @@ async fn receive(
 ) -> Result<(StatusCode, Json<Batch>), ApiError> {
     state
         .with_db(move |conn, _| {
-            let now = now_ms();
-            if delivery.qty == 0 {
-                return Err(ApiError::Unprocessable(
-                    "qty: a delivery brings at least 1 unit".into(),
-                ));
-            }
-            if delivery.expires_at.is_some_and(|expires| expires <= now) {
-                return Err(ApiError::Unprocessable(
-                    "expires_at: the delivery is already expired; refuse it at the door".into(),
-                ));
-            }
-            if catalogue::sku(conn, &delivery.sku)?.is_none() {
-                return Err(ApiError::NotFound(format!(
-                    "sku: {} is not in the catalogue",
-                    delivery.sku
-                )));
-            }
-            let batch = Batch {
-                batch: delivery
-                    .batch
-                    .filter(|code| !code.trim().is_empty())
-                    .unwrap_or_else(|| format!("{}-{now}", delivery.sku)),
-                sku: delivery.sku,
-                supplier: delivery.supplier,
-                received_at: now,
+            let received = inventory::Delivery {
+                sku: &delivery.sku,
+                qty: delivery.qty,
+                batch: delivery.batch.as_deref(),
+                supplier: delivery.supplier.as_deref(),
                 expires_at: delivery.expires_at,
-                qty_received: delivery.qty,
-                qty_on_hand: delivery.qty,
             };
-            let tx = conn.transaction()?;
-            if catalogue::batch(&tx, &batch.batch)?.is_some() {
-                return Err(ApiError::Conflict(format!(
-                    "batch: {} was already received",
-                    batch.batch
-                )));
-            }
-            catalogue::receive(&tx, &batch)?;
-            tx.commit()?;
+            let batch = inventory::receive(conn, received, now_ms())?;
             Ok((StatusCode::CREATED, Json(batch)))
         })
         .await
@@ -254,26 +225,12 @@ async fn move_stock(
     };
     state
         .with_db(move |conn, _| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found = catalogue::batch(&tx, &batch)?
-                .ok_or_else(|| ApiError::NotFound(format!("batch {batch}: no such batch")))?;
-            if found.qty_on_hand < out.qty {
-                return Err(ApiError::Conflict(format!(
-                    "qty: {} units to move, {} on hand in batch {batch}",
-                    out.qty, found.qty_on_hand
-                )));
-            }
-            catalogue::take(&tx, &batch, out.qty)?;
-            catalogue::record_movement(
-                &tx,
-                now_ms(),
-                &batch,
-                -i64::from(out.qty),
-                out.kind.reason(),
-                reference.as_deref(),
-            )?;
-            let moved = catalogue::batch(&tx, &batch)?.expect("the batch just moved");
-            tx.commit()?;
+            let outflow = inventory::Outflow {
+                qty: out.qty,
+                reason: out.kind.reason(),
+                reference: reference.as_deref(),
+            };
+            let moved = inventory::move_out(conn, &batch, outflow, now_ms())?;
             Ok((StatusCode::CREATED, Json(moved)))
         })
         .await

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use linli_alliance::{Offer, State as TransferState, Transfer};
-use linli_store::pool::{self, LocalOffer, OfferError, Recorded};
+use linli_store::pool::{self, LocalOffer, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -29,16 +29,6 @@ pub fn mutating() -> OpenApiRouter<AppState> {
         .routes(routes!(propose))
         .routes(routes!(accept))
         .routes(routes!(decline))
-}
-
-impl From<OfferError> for ApiError {
-    fn from(err: OfferError) -> Self {
-        match err {
-            OfferError::NotFound(message) => ApiError::NotFound(message),
-            OfferError::Conflict(message) => ApiError::Conflict(message),
-            OfferError::Database(err) => err.into(),
-        }
-    }
 }
 
 /// This store's name at the alliance; none when sync is off.

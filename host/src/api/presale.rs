@@ -6,13 +6,11 @@ use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, no
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use linli_runtime::{Call, Campaign, Decision, Evaluation};
-use linli_store::catalogue;
-use rusqlite::{Connection, OptionalExtension, params};
+use linli_runtime::{Call, Evaluation};
+use linli_store::presale;
+pub use linli_store::presale::CampaignView;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-const DAY: i64 = 86_400_000;
 
 pub fn reading() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -51,33 +49,6 @@ struct PreorderRequest {
     qty: u32,
 }
 
-/// A campaign, its status and its pre-orders.
-#[derive(Serialize, utoipa::ToSchema)]
-struct CampaignView {
-    campaign: String,
-    sku: String,
-    product: String,
-    supplier: String,
-    opened_at: i64,
-    deadline: i64,
-    min_qty: u32,
-    weekly_volume: u32,
-    extended: bool,
-    status: String,
-    reason: Option<String>,
-    preordered_qty: u32,
-    preorder_count: u32,
-    orders: Vec<Preorder>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-struct Preorder {
-    preorder: i64,
-    customer: String,
-    qty: u32,
-    status: String,
-}
-
 /// The presale plugin's decision at close, and the campaign after it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = CampaignClosed)]
@@ -108,37 +79,15 @@ async fn open(
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
         .with_db(move |conn, _| {
-            let now = now_ms();
-            if opening.campaign.trim().is_empty() || opening.supplier.trim().is_empty() {
-                return Err(ApiError::Unprocessable("campaign and supplier: must not be empty".into()));
-            }
-            if opening.deadline < now + 3 * DAY {
-                return Err(ApiError::Unprocessable(
-                    "deadline: residents pre-order at least 3 days ahead; set it 3 days or more from now".into(),
-                ));
-            }
-            let sku = catalogue::sku(conn, &opening.sku)?
-                .ok_or_else(|| ApiError::NotFound(format!("sku: {} is not in the catalogue", opening.sku)))?;
-            let weekly_volume = match opening.weekly_volume {
-                Some(volume) => volume,
-                None => conn.query_row(
-                    "SELECT coalesce(sum(sale_line.qty), 0) FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
-                     WHERE sale_line.sku = ?1 AND sale.at >= ?2",
-                    params![sku.sku, now - 7 * DAY],
-                    |row| row.get(0),
-                )?,
+            let wanted = presale::Opening {
+                campaign: &opening.campaign,
+                sku: &opening.sku,
+                supplier: &opening.supplier,
+                deadline: opening.deadline,
+                min_qty: opening.min_qty,
+                weekly_volume: opening.weekly_volume,
             };
-            let tx = conn.transaction()?;
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO presale_campaign (campaign, sku, product, supplier, opened_at, deadline, min_qty, weekly_volume) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![opening.campaign, sku.sku, sku.name, opening.supplier, now, opening.deadline, opening.min_qty, weekly_volume],
-            )?;
-            if inserted == 0 {
-                return Err(ApiError::Conflict(format!("campaign: {} already exists", opening.campaign)));
-            }
-            let view = load(&tx, &opening.campaign)?;
-            tx.commit()?;
+            let view = presale::open(conn, wanted, now_ms())?;
             Ok((StatusCode::CREATED, Json(view)))
         })
         .await
@@ -153,20 +102,7 @@ async fn open(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignView>>, ApiError> {
     state
-        .read_db(|conn, _| {
-            let ids: Vec<String> = conn
-                .prepare_cached(
-                    "SELECT campaign FROM presale_campaign \
-                     ORDER BY status != 'open', deadline DESC, campaign LIMIT 100",
-                )?
-                .query_map([], |row| row.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let views: Vec<CampaignView> = ids
-                .iter()
-                .map(|id| load(conn, id))
-                .collect::<Result<_, _>>()?;
-            Ok(Json(views))
-        })
+        .read_db(|conn, _| Ok(Json(presale::list(conn)?)))
         .await
 }
 
@@ -186,7 +122,7 @@ async fn show(
     Path(campaign): Path<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
-        .read_db(move |conn, _| Ok(Json(load(conn, &campaign)?)))
+        .read_db(move |conn, _| Ok(Json(presale::load(conn, &campaign)?)))
         .await
 }
 
@@ -212,30 +148,7 @@ async fn place(
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
         .with_db(move |conn, _| {
-            if order.qty == 0 {
-                return Err(ApiError::Unprocessable(
-                    "qty: a pre-order is for at least 1 unit".into(),
-                ));
-            }
-            if order.customer.trim().is_empty() {
-                return Err(ApiError::Unprocessable(
-                    "customer: the resident's pseudonym is required".into(),
-                ));
-            }
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let view = load(&tx, &campaign)?;
-            if view.status != "open" || now_ms() > view.deadline {
-                return Err(ApiError::Conflict(format!(
-                    "campaign {campaign}: closed to pre-orders ({})",
-                    view.status
-                )));
-            }
-            tx.execute(
-                "INSERT INTO presale_order (campaign, customer, qty, at) VALUES (?1, ?2, ?3, ?4)",
-                params![campaign, order.customer.trim(), order.qty, now_ms()],
-            )?;
-            let view = load(&tx, &campaign)?;
-            tx.commit()?;
+            let view = presale::place(conn, &campaign, &order.customer, order.qty, now_ms())?;
             Ok((StatusCode::CREATED, Json(view)))
         })
         .await
@@ -258,31 +171,7 @@ async fn cancel(
     Number(preorder): Number,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
-        .with_db(move |conn, _| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT campaign, status FROM presale_order WHERE preorder = ?1",
-                    [preorder],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let (campaign, status) = found.ok_or_else(|| {
-                ApiError::NotFound(format!("pre-order {preorder}: no such pre-order"))
-            })?;
-            if status != "placed" {
-                return Err(ApiError::Conflict(format!(
-                    "pre-order {preorder}: already {status}"
-                )));
-            }
-            tx.execute(
-                "UPDATE presale_order SET status = 'cancelled' WHERE preorder = ?1",
-                [preorder],
-            )?;
-            let view = load(&tx, &campaign)?;
-            tx.commit()?;
-            Ok(Json(view))
-        })
+        .with_db(move |conn, _| Ok(Json(presale::cancel(conn, preorder)?)))
         .await
 }
 
@@ -308,60 +197,10 @@ async fn close(
     state
         .with_db(move |conn, state| {
             let now = now_ms();
-            let view = load(conn, &campaign)?;
-            if view.status != "open" {
-                return Err(ApiError::Conflict(format!("campaign {campaign}: already decided ({})", view.status)));
-            }
-            let call = Call::Evaluate(Campaign {
-                id: view.campaign.clone(),
-                sku: view.sku.clone(),
-                product: view.product.clone(),
-                supplier: view.supplier.clone(),
-                opened_at: view.opened_at,
-                deadline: view.deadline,
-                min_qty: view.min_qty,
-                preordered_qty: view.preordered_qty,
-                preorder_count: view.preorder_count,
-                weekly_volume: view.weekly_volume,
-                extended: view.extended,
-            });
+            let open = presale::to_close(conn, &campaign)?;
+            let call = Call::Evaluate(open.clone());
             let (evaluation, install): (Evaluation, _) = state.decide(&call, now)?;
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            match evaluation.decision {
-                Decision::Go => {
-                    tx.execute(
-                        "UPDATE presale_campaign SET status = 'go', reason = ?2 WHERE campaign = ?1",
-                        params![campaign, evaluation.reason],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO supplier_order (campaign, supplier, sku, qty, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![campaign, view.supplier, view.sku, evaluation.supplier_qty, now],
-                    )?;
-                    tx.execute(
-                        "UPDATE presale_order SET status = 'confirmed' WHERE campaign = ?1 AND status = 'placed'",
-                        [&campaign],
-                    )?;
-                }
-                Decision::NoGo => {
-                    tx.execute(
-                        "UPDATE presale_campaign SET status = 'no-go', reason = ?2 WHERE campaign = ?1",
-                        params![campaign, evaluation.reason],
-                    )?;
-                    tx.execute(
-                        "UPDATE presale_order SET status = 'released' WHERE campaign = ?1 AND status = 'placed'",
-                        [&campaign],
-                    )?;
-                }
-                Decision::Extend => {
-                    tx.execute(
-                        "UPDATE presale_campaign SET deadline = ?2, extended = 1, reason = ?3 WHERE campaign = ?1",
-                        params![campaign, evaluation.new_deadline, evaluation.reason],
-                    )?;
-                }
-                Decision::Wait => {}
-            }
-            let view = load(&tx, &campaign)?;
-            tx.commit()?;
+            let view = presale::decide(conn, &open, &evaluation, now)?;
             Ok(Json(Closed {
                 evaluation,
                 install,
@@ -369,53 +208,4 @@ async fn close(
             }))
         })
         .await
-}
-
-fn load(conn: &Connection, campaign: &str) -> Result<CampaignView, ApiError> {
-    let view = conn
-        .query_row(
-            "SELECT campaign, sku, product, supplier, opened_at, deadline, min_qty, weekly_volume, extended, status, reason \
-             FROM presale_campaign WHERE campaign = ?1",
-            [campaign],
-            |row| {
-                Ok(CampaignView {
-                    campaign: row.get(0)?,
-                    sku: row.get(1)?,
-                    product: row.get(2)?,
-                    supplier: row.get(3)?,
-                    opened_at: row.get(4)?,
-                    deadline: row.get(5)?,
-                    min_qty: row.get(6)?,
-                    weekly_volume: row.get(7)?,
-                    extended: row.get(8)?,
-                    status: row.get(9)?,
-                    reason: row.get(10)?,
-                    preordered_qty: 0,
-                    preorder_count: 0,
-                    orders: Vec::new(),
-                })
-            },
-        )
-        .optional()?;
-    let mut view =
-        view.ok_or_else(|| ApiError::NotFound(format!("campaign {campaign}: no such campaign")))?;
-    let mut statement = conn.prepare_cached(
-        "SELECT preorder, customer, qty, status FROM presale_order WHERE campaign = ?1 ORDER BY preorder",
-    )?;
-    let orders = statement.query_map([campaign], |row| {
-        Ok(Preorder {
-            preorder: row.get(0)?,
-            customer: row.get(1)?,
-            qty: row.get(2)?,
-            status: row.get(3)?,
-        })
-    })?;
-    view.orders = orders.collect::<rusqlite::Result<_>>()?;
-    let live = view
-        .orders
-        .iter()
-        .filter(|order| order.status != "cancelled" && order.status != "released");
-    view.preorder_count = live.clone().count() as u32;
-    view.preordered_qty = live.map(|order| order.qty).sum();
-    Ok(view)
 }

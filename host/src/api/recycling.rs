@@ -183,9 +183,7 @@ async fn redeem(
         .await
 }
 
-/// Append an entry that moves points or money, or records boxes or packaging brought
-/// back (a redemption of 0 points writes nothing; a return earning nothing is still
-/// counted for the packaging return rate), and answer with the new balance.
+/// Record the entry and answer with the customer's new balance.
 fn record(
     conn: &mut rusqlite::Connection,
     customer: &str,
@@ -193,13 +191,7 @@ fn record(
     returned: Option<Returned<'_>>,
     install: String,
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let brought_back = returned.is_some_and(|returned| returned.count > 0);
-    if entry.points != 0 || entry.refund != 0 || entry.discount != 0 || brought_back {
-        points::append(&tx, customer, &entry, returned)?;
-    }
-    let balance = points::balance(&tx, customer)?;
-    tx.commit()?;
+    let balance = points::record(conn, customer, &entry, returned)?;
     Ok((
         StatusCode::CREATED,
         Json(Recorded {

@@ -7,12 +7,10 @@ use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use jiff::civil::Date;
-use jiff::tz::TimeZone;
-use linli_runtime::{Aggregate, Call, Report, ReportRequest, ReportRow};
-use rusqlite::{Connection, params};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use linli_runtime::{Call, Report};
+use linli_store::sharing;
+pub use linli_store::sharing::Outboxed;
+use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn reading() -> OpenApiRouter<AppState> {
@@ -23,12 +21,6 @@ pub fn mutating() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(build))
 }
 
-/// The outbox kind of a data-sharing report.
-pub const OUTBOX_KIND: &str = "sharing-report";
-/// The longest report, in days: a quarter keeps the aggregates well inside a plugin
-/// call's input limit.
-const MAX_DAYS: i32 = 92;
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = ReportDays)]
 #[serde(deny_unknown_fields)]
@@ -37,36 +29,6 @@ struct Wanted {
     /// zone.
     first_day: String,
     last_day: String,
-}
-
-/// A report as queued for the alliance.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = QueuedReport)]
-struct Queued {
-    first_day: String,
-    last_day: String,
-    /// The k the host enforced.
-    k: u32,
-    /// The install that built the report.
-    install: String,
-    rows: Vec<ReportRow>,
-    /// Rows left out below k, by the plugin and by the host.
-    suppressed: u32,
-    /// Of those, rows the plugin returned and the host dropped.
-    dropped_by_host: u32,
-}
-
-/// A report in the outbox.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(as = OutboxedReport)]
-struct Outboxed {
-    /// The outbox sequence number: the report's place in the sync queue.
-    seq: i64,
-    at: i64,
-    /// Whether the alliance acknowledged it.
-    acked: bool,
-    #[serde(flatten)]
-    report: Queued,
 }
 
 /// Build a data-sharing report for a range of days (at most 92): the plugin chooses
@@ -87,75 +49,20 @@ async fn build(
     State(state): State<AppState>,
     Body(wanted): Body<Wanted>,
 ) -> Result<(StatusCode, Json<Outboxed>), ApiError> {
-    let first = day(&wanted.first_day, "first_day")?;
-    let last = day(&wanted.last_day, "last_day")?;
-    let days = first
-        .until(last)
-        .map_err(|err| ApiError::Unprocessable(format!("last_day: {err}")))?
-        .get_days();
-    if days < 0 {
-        return Err(ApiError::Unprocessable(format!(
-            "last_day: {last} is before first_day {first}"
-        )));
-    }
-    if days >= MAX_DAYS {
-        return Err(ApiError::Unprocessable(format!(
-            "last_day: {} days from first_day; a report covers at most {MAX_DAYS}",
-            days + 1
-        )));
-    }
+    let (first, last) = sharing::days(&wanted.first_day, &wanted.last_day)?;
     state
         .with_db(move |conn, state| {
-            let rows = aggregates(conn, &state.sharing.time_zone, first, last)?;
-            let call = Call::BuildReport(ReportRequest {
-                first_day: first.to_string(),
-                last_day: last.to_string(),
-                rows,
-            });
+            let request = sharing::request(conn, &state.sharing.time_zone, first, last)?;
             let now = now_ms();
-            let (report, install): (Report, _) = state.decide(&call, now)?;
-            let k = state.sharing.k;
-            let returned = report.rows.len();
-            let rows: Vec<ReportRow> = report
-                .rows
-                .into_iter()
-                .filter(|row| row.customers >= k)
-                .collect();
-            let dropped_by_host = (returned - rows.len()) as u32;
-            if dropped_by_host > 0 {
-                tracing::warn!(
-                    %install,
-                    dropped = dropped_by_host,
-                    k,
-                    "data-sharing rows below k dropped by the host"
-                );
-            }
-            let queued = Queued {
-                first_day: first.to_string(),
-                last_day: last.to_string(),
-                k,
+            let (report, install): (Report, _) = state.decide(&Call::BuildReport(request), now)?;
+            let built = sharing::Built {
+                first,
+                last,
                 install,
-                rows,
-                suppressed: report.suppressed.saturating_add(dropped_by_host),
-                dropped_by_host,
+                report,
             };
-            let payload = serde_json::to_string(&queued).expect("reports serialise");
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)",
-                params![now, OUTBOX_KIND, payload],
-            )?;
-            let seq = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok((
-                StatusCode::CREATED,
-                Json(Outboxed {
-                    seq,
-                    at: now,
-                    acked: false,
-                    report: queued,
-                }),
-            ))
+            let queued = sharing::queue(conn, built, state.sharing.k, now)?;
+            Ok((StatusCode::CREATED, Json(queued)))
         })
         .await
 }
@@ -169,107 +76,6 @@ async fn build(
 )]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Outboxed>>, ApiError> {
     state
-        .read_db(|conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT seq, at, acked, payload FROM outbox WHERE kind = ?1 ORDER BY seq DESC LIMIT 100",
-            )?;
-            let rows = statement.query_map([OUTBOX_KIND], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, bool>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            })?;
-            let mut listed = Vec::new();
-            for row in rows {
-                let (seq, at, acked, payload) = row?;
-                let report = serde_json::from_str(&payload).map_err(|err| {
-                    ApiError::Internal(format!("outbox {seq}: unreadable report: {err}"))
-                })?;
-                listed.push(Outboxed {
-                    seq,
-                    at,
-                    acked,
-                    report,
-                });
-            }
-            Ok(Json(listed))
-        })
+        .read_db(|conn, _| Ok(Json(sharing::list(conn)?)))
         .await
-}
-
-fn day(text: &str, field: &str) -> Result<Date, ApiError> {
-    text.parse().map_err(|err| {
-        ApiError::Unprocessable(format!("{field}: `{text}` is not a YYYY-MM-DD day: {err}"))
-    })
-}
-
-/// Sales of each category per store day and customer cohort, with the distinct
-/// customers behind them (a sale without a card counts as one customer).
-fn aggregates(
-    conn: &Connection,
-    zone: &TimeZone,
-    first: Date,
-    last: Date,
-) -> Result<Vec<Aggregate>, ApiError> {
-    let start = |date: Date| -> Result<i64, ApiError> {
-        let zoned = date
-            .to_zoned(zone.clone())
-            .map_err(|err| ApiError::Unprocessable(format!("day {date}: {err}")))?;
-        Ok(zoned.timestamp().as_millisecond())
-    };
-    let from = start(first)?;
-    let to = start(
-        last.tomorrow()
-            .map_err(|err| ApiError::Unprocessable(format!("last_day: {err}")))?,
-    )?;
-    let mut statement = conn.prepare_cached(
-        "SELECT sale.sale, sale.at, sale.customer, sale.cohort, sku.category, sale_line.qty, sale_line.unit_price \
-         FROM sale JOIN sale_line ON sale_line.sale = sale.sale JOIN sku ON sku.sku = sale_line.sku \
-         WHERE sale.at >= ?1 AND sale.at < ?2",
-    )?;
-    #[derive(Default)]
-    struct Group {
-        customers: BTreeSet<String>,
-        units: u32,
-        revenue: i64,
-    }
-    let mut groups: BTreeMap<(String, String, String), Group> = BTreeMap::new();
-    let rows = statement.query_map(params![from, to], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, Option<String>>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, u32>(5)?,
-            row.get::<_, i64>(6)?,
-        ))
-    })?;
-    for row in rows {
-        let (sale, at, customer, cohort, category, qty, unit_price) = row?;
-        let day = jiff::Timestamp::from_millisecond(at)
-            .map_err(|err| ApiError::Internal(format!("sale {sale}: time {at}: {err}")))?
-            .to_zoned(zone.clone())
-            .date()
-            .to_string();
-        let group = groups.entry((category, day, cohort)).or_default();
-        group
-            .customers
-            .insert(customer.unwrap_or_else(|| format!("sale {sale}")));
-        group.units = group.units.saturating_add(qty);
-        group.revenue += unit_price * i64::from(qty);
-    }
-    Ok(groups
-        .into_iter()
-        .map(|((category, day, cohort), group)| Aggregate {
-            category,
-            day,
-            cohort,
-            customers: group.customers.len() as u32,
-            units: group.units,
-            revenue: group.revenue,
-        })
-        .collect())
 }
