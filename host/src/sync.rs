@@ -6,19 +6,17 @@
 
 use crate::api::{self, AppState};
 use crate::daemon::AllianceConfig;
-use linli_alliance::{Acked, Envelope, Push, State, Transfer, paths};
+use linli_alliance::{Acked, Envelope, MAX_EVENTS, Push, State, Transfer, paths};
 use linli_sdk::bundle::SecretKey;
 use linli_store::{outbox, pool};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Events in one push: well inside the server's limit of 1000.
-const BATCH: usize = 500;
+/// Events in one push: well inside the server's limit.
+const BATCH: usize = MAX_EVENTS / 2;
 /// The wait after the first failed push; it doubles up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// The server's route of transfers, for the API's pool calls.
-pub const TRANSFERS_PATH: &str = paths::TRANSFERS;
 
 /// The store's link to the alliance server: where, as whom, how often.
 pub struct Link {
@@ -246,7 +244,7 @@ async fn pull_transfers(state: &AppState, link: &Arc<Link>) -> Result<(), String
         let after = through.to_string();
         puller.call(
             "GET",
-            TRANSFERS_PATH,
+            paths::TRANSFERS,
             &[
                 ("store", puller.store()),
                 ("state", State::Accepted.as_str()),
