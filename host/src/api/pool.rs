@@ -6,7 +6,7 @@
 //! the batch on both sides (the batch trace lists them).
 
 use super::{ApiError, ApiErrorBody, AppState, Body, Params, now_ms};
-use crate::sync::{CallError, Link};
+use crate::alliance::{CallError, Link};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
