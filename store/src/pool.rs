@@ -142,6 +142,48 @@ pub fn offers(conn: &Connection) -> rusqlite::Result<Vec<LocalOffer>> {
         .collect()
 }
 
+/// Whether this store can accept a proposed transfer of its offer: the offer is not
+/// withdrawn here (the alliance may not have the withdrawal yet) and the batch still
+/// has the units.
+pub fn can_accept(conn: &Connection, transfer: &Transfer) -> Result<(), ServiceError> {
+    let (id, offer, batch, qty) = (
+        transfer.transfer,
+        &transfer.item.offer,
+        &transfer.item.batch,
+        transfer.qty,
+    );
+    if let Some(withdrawn_at) = find(conn, offer)?.and_then(|local| local.withdrawn_at) {
+        return Err(ServiceError::Conflict(format!(
+            "transfer {id}: offer {offer} was withdrawn at {withdrawn_at}; decline it"
+        )));
+    }
+    let on_hand = catalogue::batch(conn, batch)?.map_or(0, |batch| batch.qty_on_hand);
+    if on_hand < qty {
+        return Err(ServiceError::Conflict(format!(
+            "transfer {id}: {qty} units, batch {batch} has {on_hand} on hand; decline it"
+        )));
+    }
+    Ok(())
+}
+
+/// A transfer this store accepted, recorded now or by an earlier pull.
+pub fn record_accepted(
+    conn: &mut Connection,
+    transfer: &Transfer,
+    store: &str,
+    now: i64,
+) -> Result<Recorded, ServiceError> {
+    match record(conn, transfer, store, now)? {
+        Some(recorded) => Ok(recorded),
+        None => recorded(conn, transfer.transfer)?.ok_or_else(|| {
+            ServiceError::Corrupt(format!(
+                "transfer {}: accepted but not recorded",
+                transfer.transfer
+            ))
+        }),
+    }
+}
+
 /// An accepted transfer as this store recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -25,8 +25,9 @@ pub use error::{ApiError, BadQuery, Invalid, NotJson, refused};
 pub use extract::{Body, Number, Params};
 pub use linli_alliance::ApiErrorBody;
 
-use crate::daemon::{PluginsConfig, ReportsConfig};
+use crate::config::{PluginsConfig, ReportsConfig};
 use crate::install::Installer;
+use crate::now_ms;
 use crate::sensors::ColdChain;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -67,7 +68,7 @@ pub struct AppState {
     /// The KPI targets the store sets itself.
     pub reports: Arc<ReportsConfig>,
     /// The link to the alliance server; none when sync is off.
-    pub alliance: Option<Arc<crate::sync::Link>>,
+    pub alliance: Option<Arc<crate::alliance::Link>>,
     /// Where quotes run: in place while they stay quick.
     pub quotes: Arc<QuickPath>,
 }
@@ -340,11 +341,6 @@ async fn close_if_unread(request: Request, next: Next) -> Response {
 /// Compare without stopping at the first difference.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
-}
-
-/// The time requests are served at, in unix milliseconds.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@
 //! the batch on both sides (the batch trace lists them).
 
 use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, Invalid, NotJson, Params, now_ms};
-use crate::sync::{CallError, Link, TRANSFERS_PATH};
+use crate::alliance::{CallError, Link};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use linli_alliance::{Offer, State as TransferState, Transfer};
+use linli_alliance::{Decision, Offer, Proposal, State as TransferState, Transfer, paths};
 use linli_store::pool::{self, LocalOffer, Recorded};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -179,22 +179,10 @@ async fn search(
         if let Some(radius) = &radius {
             query.push(("radius_km", radius.as_str()));
         }
-        link.call("GET", "/v1/alliance/offers", &query, Vec::new())
+        link.call("GET", paths::OFFERS, &query, Vec::new())
     })
     .await
     .map(Json)
-}
-
-/// Units of another store's offer this store asks for.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = PoolProposal)]
-#[serde(deny_unknown_fields)]
-struct Proposal {
-    /// The offering store.
-    store: String,
-    /// Its offer's id.
-    offer: String,
-    qty: u32,
 }
 
 /// Ask another store for units of its offer: a proposed transfer, for that store to
@@ -220,7 +208,7 @@ async fn propose(
 ) -> Result<(StatusCode, Json<Transfer>), ApiError> {
     let body = serde_json::to_vec(&proposal).expect("proposals serialise");
     let proposed: Transfer = alliance(&state, move |link| {
-        link.call("POST", TRANSFERS_PATH, &[], body)
+        link.call("POST", paths::TRANSFERS, &[], body)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(proposed)))
@@ -300,7 +288,7 @@ async fn store_transfers(
         if let Some(wanted) = wanted {
             query.push(("state", wanted.as_str()));
         }
-        link.call("GET", TRANSFERS_PATH, &query, Vec::new())
+        link.call("GET", paths::TRANSFERS, &query, Vec::new())
     })
     .await
 }
@@ -338,45 +326,15 @@ async fn accept(
     if transfer.state == TransferState::Proposed {
         // Refuse before the alliance commits the units, while the batch can still say
         // it has too few.
-        let (batch, qty, offer) = (
-            transfer.item.batch.clone(),
-            transfer.qty,
-            transfer.item.offer.clone(),
-        );
         state
-            .read_db(move |conn, _| {
-                // Withdrawn here, but the alliance may not have the withdrawal yet.
-                if let Some(withdrawn_at) =
-                    pool::find(conn, &offer)?.and_then(|local| local.withdrawn_at)
-                {
-                    return Err(ApiError::Conflict(format!(
-                        "transfer {id}: offer {offer} was withdrawn at {withdrawn_at}; decline it"
-                    )));
-                }
-                let on_hand = linli_store::catalogue::batch(conn, &batch)?
-                    .map_or(0, |batch| batch.qty_on_hand);
-                if on_hand < qty {
-                    return Err(ApiError::Conflict(format!(
-                        "transfer {id}: {qty} units, batch {batch} has {on_hand} on hand; decline it"
-                    )));
-                }
-                Ok(())
-            })
+            .read_db(move |conn, _| Ok(pool::can_accept(conn, &transfer)?))
             .await?;
     }
-    let accepted = decide(&state, id, "accept").await?;
+    let accepted = decide(&state, id, Decision::Accept).await?;
     let store = this_store(&state).unwrap_or_default().to_string();
     let record = accepted.clone();
     let recorded = state
-        .with_db(move |conn, _| {
-            let now = now_ms();
-            match pool::record(conn, &record, &store, now)? {
-                Some(recorded) => Ok(recorded),
-                None => pool::recorded(conn, record.transfer)?.ok_or_else(|| {
-                    ApiError::Internal(format!("transfer {id}: accepted but not recorded"))
-                }),
-            }
-        })
+        .with_db(move |conn, _| Ok(pool::record_accepted(conn, &record, &store, now_ms())?))
         .await?;
     Ok(Json(Accepted {
         transfer: accepted,
@@ -404,7 +362,7 @@ async fn decline(
     Path(id): Path<i64>,
 ) -> Result<Json<Transfer>, ApiError> {
     own_transfer(&state, id).await?;
-    decide(&state, id, "decline").await.map(Json)
+    decide(&state, id, Decision::Decline).await.map(Json)
 }
 
 /// A transfer of one of this store's offers: this store decides it.
@@ -427,14 +385,9 @@ async fn own_transfer(state: &AppState, id: i64) -> Result<Transfer, ApiError> {
     Ok(transfer)
 }
 
-async fn decide(state: &AppState, id: i64, decision: &'static str) -> Result<Transfer, ApiError> {
+async fn decide(state: &AppState, id: i64, decision: Decision) -> Result<Transfer, ApiError> {
     alliance(state, move |link| {
-        link.call(
-            "POST",
-            &format!("{TRANSFERS_PATH}/{id}/{decision}"),
-            &[],
-            Vec::new(),
-        )
+        link.call("POST", &paths::decision(id, decision), &[], Vec::new())
     })
     .await
 }

@@ -122,8 +122,8 @@ struct DaemonArgs {
 
 fn daemon(args: DaemonArgs) -> ExitCode {
     let config = match &args.config {
-        Some(path) => linli::daemon::DaemonConfig::read(path),
-        None => Ok(linli::daemon::DaemonConfig::default()),
+        Some(path) => linli::config::DaemonConfig::read(path),
+        None => Ok(linli::config::DaemonConfig::default()),
     };
     let result = config.and_then(|mut config| {
         if let Some(listen) = args.listen {

@@ -2,8 +2,9 @@
 //! or sent as the body), roll back, list what an install has run.
 
 use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
-use crate::api::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params, now_ms};
+use crate::api::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params};
 use crate::install::{self, Requirement, check_bundle};
+use crate::now_ms;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
