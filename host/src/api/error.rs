@@ -1,8 +1,8 @@
 //! The API's errors: every one is an [`ApiErrorBody`] (linli-alliance's, the registry
 //! answers the same) with a stable machine-readable `code` and a message naming what is
-//! wrong. A failure of the store itself (a database
-//! error, a file that cannot be read) is logged with its details and answered 500
-//! without them: SQL text and paths are for the operator's log, not for the client.
+//! wrong. A failure of the store itself (a database error, a file that cannot be read)
+//! is logged with its details and answered 500 without them: SQL text and paths are for
+//! the operator's log, not for the client.
 //!
 //! The OpenAPI side is here too: the responses routes share ([`NotJson`], [`BadQuery`],
 //! [`Invalid`], [`Unauthorized`]), and [`guarded`], which documents the bearer token and

@@ -26,9 +26,9 @@ pub fn reading() -> OpenApiRouter<AppState> {
             cents, times are unix milliseconds, customers are pseudonyms. Every error is \
             `{\"code\": \"...\", \"error\": \"...\"}` (ApiErrorBody): a stable code and a \
             message naming what is wrong; any route may also answer 500 with it when the \
-            store itself fails (the details are then in the daemon's log only). Mutating routes require \
-            `Authorization: Bearer <token>`, the token being in the data directory's \
-            `admin-token` file."
+            store itself fails (the details are then in the daemon's log only). Mutating \
+            routes require `Authorization: Bearer <token>`, the token being in the data \
+            directory's `admin-token` file."
     ),
     components(schemas(super::ApiErrorBody)),
     modifiers(&BearerScheme),
