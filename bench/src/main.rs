@@ -10,7 +10,9 @@
 //! 3. cold start to a ready `/healthz` with the compiled-component cache warm, against
 //!    the same start with the cache removed;
 //! 4. resident memory after start and after the quote load;
-//! 5. the alliance sync drain: a backlog of 100,000 outbox events pushed by the daemon
+//! 5. quotes with a hostile pricing install in the pipeline (breaker on, and off so
+//!    that every quote calls it): p99 against the clean quote load, peak memory;
+//! 6. the alliance sync drain: a backlog of 100,000 outbox events pushed by the daemon
 //!    to a real `linli-registry serve` (signed batches of 500 over HTTP, each applied
 //!    and acknowledged), against the registry's own `events::receive` applying the
 //!    same events in batches of 500 in-process on a fresh database.
@@ -50,6 +52,17 @@ struct Args {
     /// Measure only the alliance drain (and its baseline).
     #[arg(long)]
     drain_only: bool,
+    /// The hostile pricing component (`tests/hostile/pricing`, built by
+    /// `scripts/bench`) installed for the quotes-under-attack rows.
+    #[arg(
+        long,
+        default_value = "target/plugins/wasm32-wasip2/plugin/hostile_pricing.wasm"
+    )]
+    hostile: PathBuf,
+    /// What the hostile install does on every quote (its `mode`: `memory-bomb`,
+    /// `random-bomb`, `spin`, `host-loop`, ...).
+    #[arg(long, default_value = "memory-bomb")]
+    hostile_mode: String,
 }
 
 fn main() {
@@ -214,6 +227,7 @@ fn store_host(linli: &Path, work: &Path, args: &Args, table: &mut Vec<Row>) -> R
 
     let ingest = ingest_over_http(&daemon, Duration::from_secs(args.seconds))?;
     daemon.stop()?;
+    under_attack(linli, work, args, &basket, &quote, table)?;
     let bare = bare_inserts(&work.join("bare"), ingest.readings)?;
     let share = ingest.rate() / bare.rate();
     table.push(
@@ -230,6 +244,116 @@ fn store_host(linli: &Path, work: &Path, args: &Args, table: &mut Vec<Row>) -> R
         ),
     );
 
+    Ok(())
+}
+
+/// Quotes with a hostile pricing install in the pipeline, on a store of its own: once
+/// with the circuit breaker as shipped (it trips the install after five failures
+/// in a row), once with the breaker out of the way (`breaker-threshold` = 10⁹), so that
+/// every quote calls the hostile install: the daemon's p99 and peak resident memory,
+/// against the quote load of the store without it (`clean`).
+fn under_attack(
+    linli: &Path,
+    work: &Path,
+    args: &Args,
+    basket: &serde_json::Value,
+    clean: &Load,
+    table: &mut Vec<Row>,
+) -> Result<(), String> {
+    let wasm = std::fs::read(&args.hostile).map_err(|err| {
+        format!(
+            "{}: {err}; build it with `scripts/bench` or pass --hostile",
+            args.hostile.display()
+        )
+    })?;
+    let key = linli_sdk::bundle::SecretKey::generate().map_err(|err| err.to_string())?;
+    let manifest = "name = \"bench/hostile\"\nversion = \"1.0.0\"\nworld = \"pricing\"\n\
+                    policy = \"^0.1\"\ncapabilities = []\n\
+                    description = \"Misbehaves on every quote as its mode says.\"\n\
+                    [config.mode]\ntype = \"string\"\ndescription = \"What to do.\"\n";
+    let bundle = linli_sdk::bundle::Bundle::new(manifest, wasm, Some(&key))
+        .and_then(|bundle| bundle.to_archive())
+        .map_err(|err| format!("the hostile bundle: {err}"))?;
+    let script = work.join("attack.lua");
+    std::fs::write(&script, wrk_post_script(basket))
+        .map_err(|err| format!("{}: {err}", script.display()))?;
+    for (name, threshold) in [
+        ("breaker on", None),
+        ("breaker off", Some(1_000_000_000u64)),
+    ] {
+        let data_dir = work.join(format!("attack-{}", name.replace(' ', "-")));
+        let config = work.join(format!("attack-{}.toml", name.replace(' ', "-")));
+        let breaker = threshold.map_or(String::new(), |n| format!("breaker-threshold = {n}\n"));
+        std::fs::write(&config, format!("{breaker}[sensors]\nsimulator = false\n"))
+            .map_err(|err| format!("{}: {err}", config.display()))?;
+        let (daemon, _) =
+            Daemon::timed_start(linli, &data_dir, &["--config".as_ref(), config.as_os_str()])?;
+        let public = work.join("bench.pub");
+        std::fs::write(&public, key.public().to_text("bench"))
+            .map_err(|err| format!("{}: {err}", public.display()))?;
+        let trusted = Command::new(linli)
+            .args(["trust", "add"])
+            .arg(&public)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .output()
+            .map_err(|err| format!("linli trust add: {err}"))?;
+        if !trusted.status.success() {
+            return Err(format!(
+                "linli trust add: {}",
+                String::from_utf8_lossy(&trusted.stderr)
+            ));
+        }
+        daemon.send(
+            "POST",
+            "/v1/plugins/install/bundle",
+            "application/octet-stream",
+            &bundle,
+        )?;
+        let mode = serde_json::json!({ "mode": args.hostile_mode }).to_string();
+        daemon.send(
+            "PUT",
+            "/v1/plugins/hostile/config",
+            "application/json",
+            mode.as_bytes(),
+        )?;
+        let load = wrk(&daemon.url("/v1/checkout/quote"), Some(&script), args)?;
+        if load.errors > 0 {
+            return Err(format!(
+                "{} quotes failed with the hostile install ({name}): it was not contained",
+                load.errors
+            ));
+        }
+        let memory = daemon.memory()?;
+        let status = daemon.get("/v1/plugins")?;
+        let hostile = (status.as_array().into_iter().flatten())
+            .find(|install| install["id"] == "hostile")
+            .cloned()
+            .unwrap_or_default();
+        daemon.stop()?;
+        let measure = format!("quote p99, hostile `{}` install, {name}", args.hostile_mode);
+        table.push(Row::new(&measure, ms(load.p99)).against(
+            "no hostile install",
+            ms(clean.p99),
+            load.p99.as_secs_f64() / clean.p99.as_secs_f64(),
+            "≤ 100 ms",
+            load.p99 <= Duration::from_millis(100),
+        ));
+        table.push(
+            Row::new(
+                &format!("peak resident memory, hostile install, {name}"),
+                mib(memory.peak),
+            )
+            .note(format!(
+                "{} quotes/s; the install failed {} of {} calls, tripped: {}",
+                load.requests_per_second.round(),
+                hostile["failures"],
+                hostile["calls"],
+                hostile["tripped"]
+            ))
+            .target("≤ 128 MiB", memory.peak <= 128 << 20),
+        );
+    }
     Ok(())
 }
 
@@ -437,6 +561,32 @@ impl Daemon {
             .call()
             .and_then(|mut response| response.body_mut().read_json())
             .map_err(|err| format!("GET {path}: {err}"))
+    }
+
+    /// Send `body` with the admin token; an error unless it answers 2xx.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("content-type", content_type)
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(body.to_vec())
+            .map_err(|err| format!("{method} {path}: {err}"))?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|err| format!("{method} {path}: {err}"))?;
+        if !response.status().is_success() {
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(format!("{method} {path}: {} {text}", response.status()));
+        }
+        Ok(())
     }
 
     /// Resident set now, and its peak, from `/proc`.
