@@ -76,6 +76,11 @@ pub struct PluginsConfig {
     /// requesting another is refused. `sales-read` (daily aggregates of the store's
     /// sales) is business data the owner grants on purpose.
     pub grantable: Vec<String>,
+    /// Components larger than this are refused before they are compiled.
+    pub max_component_bytes: usize,
+    /// A component still compiling after this long is stopped and refused. Compiling
+    /// runs in a child process, off the database and the request path.
+    pub compile_timeout_ms: u64,
 }
 
 impl Default for PluginsConfig {
@@ -83,6 +88,8 @@ impl Default for PluginsConfig {
         PluginsConfig {
             registry: "http://127.0.0.1:7979".into(),
             grantable: vec!["kv".into(), "inventory-read".into()],
+            max_component_bytes: 16 << 20,
+            compile_timeout_ms: 60_000,
         }
     }
 }

@@ -22,6 +22,20 @@ pub enum LoadError {
     #[error("plugin {path}: not a valid component: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error(
+        "plugin {path}: the component is {size} bytes, over this host's {cap} byte cap on components (the daemon's `[plugins] max-component-bytes`)"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: usize,
+        cap: usize,
+    },
+    #[error(
+        "plugin {path}: compiling the component took longer than {seconds} s and was stopped (the daemon's `[plugins] compile-timeout-ms`); a policy's component compiles in well under a second"
+    )]
+    CompileTimeout { path: PathBuf, seconds: f64 },
+    #[error("plugin {path}: the compiler process failed: {reason}")]
+    Compiler { path: PathBuf, reason: String },
+    #[error(
         "plugin {path}: exports no linli policy (expected one of the worlds {expected} of linli:policy@0.1)"
     )]
     NoWorld { path: PathBuf, expected: String },
@@ -49,6 +63,11 @@ pub enum LoadError {
     },
     #[error("plugin {path}: imports what a linli plugin may not use: {imports}")]
     ForbiddenImport { path: PathBuf, imports: String },
+    #[error("plugin {path}: does not start within the default limits: {error}")]
+    Start {
+        path: PathBuf,
+        error: Box<CallError>,
+    },
 }
 
 /// Why a call did not produce an answer. The plugin's own refusals
@@ -99,6 +118,8 @@ pub enum CallError {
     Host { plugin: String, what: String },
     #[error("plugin {plugin}: could not start an instance: {reason}")]
     Instantiate { plugin: String, reason: String },
+    #[error("plugin {plugin}: its exports do not match linli:policy@0.1: {reason}")]
+    Exports { plugin: String, reason: String },
 }
 
 fn quoted(capabilities: &[&str]) -> String {

@@ -57,6 +57,11 @@ pub struct RuntimeConfig {
     /// The largest memory cap any install may be given; each slot of the pool is
     /// reserved for this size.
     pub max_memory_bytes: usize,
+    /// Components larger than this are refused before they are compiled: compiling
+    /// costs time and memory in proportion to the code.
+    pub max_component_bytes: usize,
+    /// Where components are compiled.
+    pub compiler: Compiler,
 }
 
 impl Default for RuntimeConfig {
@@ -65,8 +70,26 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_concurrent_calls: 128,
             max_memory_bytes: 64 << 20,
+            max_component_bytes: 16 << 20,
+            compiler: Compiler::InProcess,
         }
     }
+}
+
+/// Where a component is compiled. Compiling cannot be interrupted in process, so a
+/// host that takes components from others (the daemon) compiles in a child process it
+/// can stop; tools that compile the author's own component compile in process.
+#[derive(Debug, Clone)]
+pub enum Compiler {
+    InProcess,
+    /// `program args… INPUT OUTPUT`, which must write to OUTPUT what
+    /// [`Runtime::precompile`] returns for INPUT under the same [`RuntimeConfig`]; it is
+    /// killed after `timeout`.
+    Subprocess {
+        program: PathBuf,
+        args: Vec<String>,
+        timeout: Duration,
+    },
 }
 
 /// The engine and linker shared by every plugin of the process.
@@ -74,35 +97,46 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     cache_dir: Option<PathBuf>,
+    max_component_bytes: usize,
+    compiler: Compiler,
+    /// Held while a component compiles: one compile at a time, so installs arriving
+    /// together cannot take every core from the till.
+    compiling: std::sync::Mutex<()>,
+}
+
+/// The engine's configuration: the same for the runtime and for [`Runtime::precompile`]
+/// in a compiler process, so that what one compiles the other can load.
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut engine_config = Config::new();
+    // Fuel makes an endless loop a typed error after a bounded number of
+    // instructions, and tells plugin authors what a call costs.
+    engine_config.consume_fuel(true);
+    // Epochs stop a call that is slow without burning fuel (say, stuck in a host
+    // call) at its wall-clock deadline.
+    engine_config.epoch_interruption(true);
+    // Deep recursion traps as a stack overflow well before the host's own stack.
+    engine_config.max_wasm_stack(512 << 10);
+    // A pool of pre-reserved instance slots with copy-on-write memory images makes
+    // a fresh instance per call cost microseconds.
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(config.max_concurrent_calls);
+    pool.total_core_instances(config.max_concurrent_calls * 4);
+    pool.total_memories(config.max_concurrent_calls * 2);
+    pool.total_tables(config.max_concurrent_calls * 4);
+    pool.max_memory_size(config.max_memory_bytes);
+    // Reuse a slot without page faults: keep the low memory resident and reset only
+    // the pages a call dirtied (PAGEMAP_SCAN where the kernel has it, else memset).
+    pool.linear_memory_keep_resident(KEEP_RESIDENT);
+    pool.table_keep_resident(64 << 10);
+    pool.pagemap_scan(wasmtime::Enabled::Auto);
+    engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    engine_config.memory_init_cow(true);
+    engine_config
 }
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> wasmtime::Result<Runtime> {
-        let mut engine_config = Config::new();
-        // Fuel makes an endless loop a typed error after a bounded number of
-        // instructions, and tells plugin authors what a call costs.
-        engine_config.consume_fuel(true);
-        // Epochs stop a call that is slow without burning fuel (say, stuck in a host
-        // call) at its wall-clock deadline.
-        engine_config.epoch_interruption(true);
-        // Deep recursion traps as a stack overflow well before the host's own stack.
-        engine_config.max_wasm_stack(512 << 10);
-        // A pool of pre-reserved instance slots with copy-on-write memory images makes
-        // a fresh instance per call cost microseconds.
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(config.max_concurrent_calls);
-        pool.total_core_instances(config.max_concurrent_calls * 4);
-        pool.total_memories(config.max_concurrent_calls * 2);
-        pool.total_tables(config.max_concurrent_calls * 4);
-        pool.max_memory_size(config.max_memory_bytes);
-        // Reuse a slot without page faults: keep the low memory resident and reset only
-        // the pages a call dirtied (PAGEMAP_SCAN where the kernel has it, else memset).
-        pool.linear_memory_keep_resident(KEEP_RESIDENT);
-        pool.table_keep_resident(64 << 10);
-        pool.pagemap_scan(wasmtime::Enabled::Auto);
-        engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        engine_config.memory_init_cow(true);
-        let engine = Engine::new(&engine_config)?;
+        let engine = Engine::new(&engine_config(&config))?;
 
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
@@ -123,7 +157,17 @@ impl Runtime {
             engine,
             linker,
             cache_dir: config.cache_dir,
+            max_component_bytes: config.max_component_bytes,
+            compiler: config.compiler,
+            compiling: std::sync::Mutex::new(()),
         })
+    }
+
+    /// Compile a component to the bytes a runtime of the same `config` loads: the work
+    /// of a compiler process ([`Compiler::Subprocess`]).
+    pub fn precompile(config: &RuntimeConfig, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        let engine = Engine::new(&engine_config(config))?;
+        engine.precompile_component(wasm)
     }
 
     /// Load a plugin from a `.wasm` file. `expect` insists on a world; otherwise the
@@ -166,18 +210,34 @@ impl Runtime {
                     path: path.to_owned(),
                     what: format!("does not fit the host's linli:policy imports: {err:#}"),
                 })?;
-        let pre = WorldPre::new(world, instance_pre).map_err(|err| LoadError::Contract {
+        let exports_differ = |err: &dyn std::fmt::Display| LoadError::Contract {
             path: path.to_owned(),
             what: format!("its `{world}` exports do not match linli:policy@0.1: {err:#}"),
-        })?;
-        Ok(Plugin {
+        };
+        let pre = WorldPre::new(world, instance_pre).map_err(|err| exports_differ(&err))?;
+        let plugin = Plugin {
             name: Arc::from(name),
             world,
             digest: hex::encode(Sha256::digest(bytes)),
             imports,
             engine: self.engine.clone(),
             pre,
-        })
+        };
+        // Start it once, within the default limits: the type of every export is checked
+        // (a wrong signature is refused now, not at the first call of a store), and a
+        // component whose start-up code loops or allocates without end never installs.
+        let context = CallContext {
+            limits: Limits::default(),
+            ..CallContext::default()
+        };
+        plugin.probe(&context).map_err(|err| match err {
+            CallError::Exports { reason, .. } => exports_differ(&reason),
+            err => LoadError::Start {
+                path: path.to_owned(),
+                error: Box::new(err),
+            },
+        })?;
+        Ok(plugin)
     }
 
     /// Compile a component, or read it back from the cache.
@@ -193,20 +253,23 @@ impl Runtime {
                 path: path.to_owned(),
             });
         }
-        let invalid = |err: wasmtime::Error| LoadError::Invalid {
-            path: path.to_owned(),
-            reason: format!("{err:#}"),
-        };
-        let Some(cache_dir) = &self.cache_dir else {
-            return Component::new(&self.engine, bytes).map_err(invalid);
-        };
-        let cached = cache_dir.join(self.cache_key(bytes));
-        if cached.exists() {
+        if bytes.len() > self.max_component_bytes {
+            return Err(LoadError::TooLarge {
+                path: path.to_owned(),
+                size: bytes.len(),
+                cap: self.max_component_bytes,
+            });
+        }
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(self.cache_key(bytes)));
+        if let Some(cached) = cached.as_ref().filter(|cached| cached.exists()) {
             // SAFETY: the cache directory is the host's own; files in it were written
-            // by `Component::serialize` of this same engine build (the key includes
-            // the engine's compatibility hash). A damaged file fails to deserialize
-            // and is recompiled below.
-            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+            // by this engine build's compiler (the key includes the engine's
+            // compatibility hash). A damaged file fails to deserialize and is
+            // recompiled below.
+            match unsafe { Component::deserialize_file(&self.engine, cached) } {
                 Ok(component) => return Ok(component),
                 Err(err) => tracing::warn!(
                     file = %cached.display(),
@@ -214,11 +277,51 @@ impl Runtime {
                 ),
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(invalid)?;
-        if let Err(err) = write_cache_entry(&component, &cached) {
+        let _one_at_a_time = self.compiling.lock().unwrap_or_else(|err| err.into_inner());
+        let invalid = |reason: String| LoadError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let compiled = match &self.compiler {
+            Compiler::InProcess => {
+                Component::new(&self.engine, bytes).map_err(|err| invalid(format!("{err:#}")))?
+            }
+            Compiler::Subprocess {
+                program,
+                args,
+                timeout,
+            } => {
+                let artifact =
+                    compile_in_child(program, args, *timeout, bytes).map_err(|failure| {
+                        match failure {
+                            ChildFailure::Refused(reason) => invalid(reason),
+                            ChildFailure::TimedOut => LoadError::CompileTimeout {
+                                path: path.to_owned(),
+                                seconds: timeout.as_secs_f64(),
+                            },
+                            ChildFailure::Io(err) => LoadError::Compiler {
+                                path: path.to_owned(),
+                                reason: err.to_string(),
+                            },
+                        }
+                    })?;
+                // SAFETY: the compiler process is this host's own (`program`, set by
+                // the host, runs `Runtime::precompile` under the same configuration);
+                // what it wrote is checked for this engine's compatibility on load.
+                unsafe { Component::deserialize(&self.engine, &artifact) }.map_err(|err| {
+                    LoadError::Compiler {
+                        path: path.to_owned(),
+                        reason: format!("its output does not load: {err:#}"),
+                    }
+                })?
+            }
+        };
+        if let Some(cached) = &cached
+            && let Err(err) = write_cache_entry(&compiled, cached)
+        {
             tracing::warn!(file = %cached.display(), "could not cache compiled component: {err:#}");
         }
-        Ok(component)
+        Ok(compiled)
     }
 
     /// The cache file name: the wasm's digest and the engine's compatibility hash, so
@@ -247,6 +350,75 @@ fn write_cache_entry(component: &Component, cached: &Path) -> wasmtime::Result<(
         .map_err(wasmtime::Error::new)?;
     file.persist(cached).map_err(wasmtime::Error::new)?;
     Ok(())
+}
+
+/// Why a compiler process gave no component.
+enum ChildFailure {
+    /// It ran and refused the component (the reason is what it wrote to stderr).
+    Refused(String),
+    TimedOut,
+    Io(std::io::Error),
+}
+
+/// Run a compiler process on `wasm` and return what it wrote, killing it after
+/// `timeout`.
+fn compile_in_child(
+    program: &Path,
+    args: &[String],
+    timeout: Duration,
+    wasm: &[u8],
+) -> Result<Vec<u8>, ChildFailure> {
+    let dir = tempfile::tempdir().map_err(ChildFailure::Io)?;
+    let input = dir.path().join("component.wasm");
+    let output = dir.path().join("component.cwasm");
+    std::fs::write(&input, wasm).map_err(ChildFailure::Io)?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .arg(&input)
+        .arg(&output)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| {
+            ChildFailure::Io(std::io::Error::new(
+                err.kind(),
+                format!("cannot start the compiler {}: {err}", program.display()),
+            ))
+        })?;
+    // The child's stderr is read on a thread of its own, so a chatty child cannot
+    // block on a full pipe while this thread waits for it to exit.
+    let stderr = child.stderr.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        })
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(ChildFailure::Io)? {
+            Some(status) => break status,
+            None if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ChildFailure::TimedOut);
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let said = stderr
+        .and_then(|reader| reader.join().ok())
+        .unwrap_or_default();
+    if !status.success() {
+        let said = said.trim();
+        return Err(ChildFailure::Refused(if said.is_empty() {
+            format!("the compiler process ended with {status}")
+        } else {
+            said.to_string()
+        }));
+    }
+    std::fs::read(&output).map_err(ChildFailure::Io)
 }
 
 /// What a call runs with besides its argument.
@@ -314,14 +486,28 @@ impl Plugin {
         Grants::grantable().into_iter().filter(used).collect()
     }
 
-    /// Start an instance with the install's limits and drop it, calling nothing: shows
-    /// at install time that the component can start within its limits (its initial
-    /// memory fits the cap, its start-up code ends), and measures instantiation alone.
+    /// The same component under another name: an install's, so that its errors and
+    /// log lines say which install (two installs of one bundle read apart).
+    pub fn named(&self, name: &str) -> Plugin {
+        Plugin {
+            name: Arc::from(name),
+            world: self.world,
+            digest: self.digest.clone(),
+            imports: self.imports.clone(),
+            engine: self.engine.clone(),
+            pre: self.pre.clone(),
+        }
+    }
+
+    /// Start an instance with the install's limits, check its exports' types and drop
+    /// it, calling nothing: shows at load and install time that the component can
+    /// start within its limits (its initial memory fits the cap, its start-up code
+    /// ends), and measures instantiation alone.
     pub fn probe(&self, context: &CallContext) -> Result<(), CallError> {
         let mut store = self.store(context);
         self.pre
-            .instantiate_only(&mut store)
-            .map_err(|err| self.classify(Failure::Instantiate(err), &context.limits, &store))
+            .instantiate_checked(&mut store)
+            .map_err(|failure| self.classify(failure, &context.limits, &store))
     }
 
     /// A fresh store for one call, with the call's limits on.
@@ -407,6 +593,12 @@ impl Plugin {
         let plugin = self.name.to_string();
         let (err, instantiating) = match failure {
             Failure::Instantiate(err) => (err, true),
+            Failure::Exports(err) => {
+                return CallError::Exports {
+                    plugin,
+                    reason: format!("{err:#}"),
+                };
+            }
             Failure::Run(err) => (err, false),
         };
         if let Some(cap) = err.downcast_ref::<MemoryCapExceeded>() {

@@ -20,6 +20,9 @@ pub struct Limits {
     pub max_input_bytes: usize,
     /// Cap on the serialised size of the answer, in bytes.
     pub max_output_bytes: usize,
+    /// Quota of the install's kv keyspace in bytes (every key's and value's length): a
+    /// write that would go over it is refused with the reason.
+    pub kv_bytes: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             deadline_ms: 50,
             max_input_bytes: 1 << 20,
             max_output_bytes: 1 << 20,
+            kv_bytes: 4 << 20,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `breaker_threshold` consecutive failures it is disabled until re-enabled.
 
 use super::bindings::types::{BasketLine, PolicyError};
+use super::capabilities::kv::KvUsage;
 use super::shadow::{Shadow, ShadowCounts};
 use super::{
     Answer, Call, CallContext, CallError, Limits, Plugin, QuoteRequest, StoreAccess, World,
@@ -68,6 +69,8 @@ pub struct InstallStatus {
     pub shadow: Option<ShadowCounts>,
     /// What each call may use.
     pub limits: Limits,
+    /// What the install keeps in kv (of `limits.kv-bytes`), for a plugin that uses kv.
+    pub kv: Option<KvUsage>,
 }
 
 impl Install {
@@ -182,7 +185,18 @@ impl Install {
             config: self.config().as_ref().clone(),
             shadow: self.shadow().map(|shadow| shadow.counts()),
             limits: self.limits,
+            kv: self.kv_usage(),
         }
+    }
+
+    fn kv_usage(&self) -> Option<KvUsage> {
+        if !self.plugin.capabilities().contains(&"kv") {
+            return None;
+        }
+        let usage = self.store.kv.as_ref()?.usage();
+        usage
+            .inspect_err(|err| tracing::warn!(install = %self.id, "kv usage unknown: {err}"))
+            .ok()
     }
 }
 

@@ -5,7 +5,7 @@
 //! discarded; when the worker falls behind, calls are skipped (and counted), never
 //! queued without bound.
 
-use super::capabilities::kv::KvStore;
+use super::capabilities::kv::{KvStore, KvUsage};
 use super::{Answer, Call, CallContext, Plugin};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -170,8 +170,8 @@ impl KvStore for DiscardWrites {
         self.0.keys(prefix, limit)
     }
 
-    fn key_count(&self) -> Result<usize, String> {
-        self.0.key_count()
+    fn usage(&self) -> Result<KvUsage, String> {
+        self.0.usage()
     }
 
     fn apply(&self, _writes: &BTreeMap<String, Option<Vec<u8>>>) -> Result<(), String> {

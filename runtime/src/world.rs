@@ -35,9 +35,11 @@ pub(crate) trait Function: Sized {
     fn check(&self, answer: &Self::Answer) -> Result<(), String>;
 }
 
-/// Where a call failed: starting its instance, or running.
+/// Where a call failed: starting its instance, finding its exports, or running.
 pub(crate) enum Failure {
     Instantiate(wasmtime::Error),
+    /// An export of the world is missing or has another type than the contract's.
+    Exports(wasmtime::Error),
     Run(wasmtime::Error),
 }
 
@@ -169,6 +171,7 @@ macro_rules! policy_worlds {
         }
 
         /// The pre-instantiated component, typed by its world.
+        #[derive(Clone)]
         pub(crate) enum WorldPre {
             $($world($module::Pre),)+
         }
@@ -180,10 +183,20 @@ macro_rules! policy_worlds {
                 })
             }
 
-            /// Start an instance and drop it, calling nothing.
-            pub(crate) fn instantiate_only(&self, store: &mut Store<CallState>) -> wasmtime::Result<()> {
+            /// Start an instance, check the type of every function the world exports
+            /// (a `quote` that takes or returns the wrong thing fails here, not at its
+            /// first call), and drop it, calling nothing.
+            pub(crate) fn instantiate_checked(&self, store: &mut Store<CallState>) -> Result<(), Failure> {
                 match self {
-                    $(WorldPre::$world(pre) => pre.instance_pre().instantiate(store).map(drop),)+
+                    $(WorldPre::$world(pre) => {
+                        let instance = pre
+                            .instance_pre()
+                            .instantiate(&mut *store)
+                            .map_err(Failure::Instantiate)?;
+                        $module::Exports::new(&mut *store, &instance)
+                            .map(drop)
+                            .map_err(Failure::Exports)
+                    })+
                 }
             }
 

@@ -1,7 +1,7 @@
 //! The `kv` capability's keyspaces, kept in the store database (`plugin_kv`): one
 //! keyspace per install, a call's writes applied in one transaction.
 
-use linli_runtime::capabilities::kv::KvStore;
+use linli_runtime::capabilities::kv::{KvStore, KvUsage};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -55,15 +55,21 @@ impl KvStore for SqliteKv {
         rows.collect::<Result<Vec<String>, _>>().map_err(text)
     }
 
-    fn key_count(&self) -> Result<usize, String> {
+    fn usage(&self) -> Result<KvUsage, String> {
         let conn = self.conn.lock().unwrap();
         let mut statement = conn
-            .prepare_cached("SELECT count(*) FROM plugin_kv WHERE install = ?1")
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0) \
+                 FROM plugin_kv WHERE install = ?1",
+            )
             .map_err(text)?;
-        let count: i64 = statement
-            .query_row(params![self.install], |row| row.get(0))
+        let (keys, bytes): (i64, i64) = statement
+            .query_row(params![self.install], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(text)?;
-        Ok(count as usize)
+        Ok(KvUsage {
+            keys: keys.max(0) as u64,
+            bytes: bytes.max(0) as u64,
+        })
     }
 
     fn apply(&self, writes: &BTreeMap<String, Option<Vec<u8>>>) -> Result<(), String> {
@@ -110,7 +116,14 @@ mod tests {
             ["visits", "visits/2026-11-25"]
         );
         assert_eq!(counter.keys("visits/", 10).unwrap(), ["visits/2026-11-25"]);
-        assert_eq!(counter.key_count().unwrap(), 2);
+        // Bytes count each key and value: "visits" + "3", "visits/2026-11-25" + "1".
+        assert_eq!(
+            counter.usage().unwrap(),
+            KvUsage {
+                keys: 2,
+                bytes: 7 + 18
+            }
+        );
         drop((counter, other, conn));
 
         let conn = Arc::new(Mutex::new(crate::open(dir.path()).unwrap()));
@@ -119,6 +132,6 @@ mod tests {
         counter
             .apply(&BTreeMap::from([("visits".to_string(), None)]))
             .unwrap();
-        assert_eq!(counter.key_count().unwrap(), 1);
+        assert_eq!(counter.usage().unwrap().keys, 1);
     }
 }

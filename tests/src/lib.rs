@@ -71,9 +71,17 @@ pub fn example(plugin: &str, file: &str) -> (CallContext, Value) {
 }
 
 /// The hostile plugin `name` (`pricing`, `kv-counter`, `escape`, `other-world`,
-/// `sleeper`; see
-/// `tests/hostile/`), built to a component once per test binary.
+/// `sleeper`, `wrong-signature`; see `tests/hostile/`), built to a component once per
+/// test binary.
 pub fn hostile(name: &str) -> PathBuf {
+    const HOSTILE: [&str; 6] = [
+        "pricing",
+        "kv-counter",
+        "escape",
+        "other-world",
+        "sleeper",
+        "wrong-signature",
+    ];
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         // The reference plugins' target directory: the SDK and wit-bindgen are built.
@@ -85,7 +93,7 @@ pub fn hostile(name: &str) -> PathBuf {
             .args(["build", "--quiet", "--locked", "--profile", "plugin"])
             .args(["--target", "wasm32-wasip2", "--target-dir"])
             .arg(&target);
-        for crate_name in ["pricing", "kv-counter", "escape", "other-world", "sleeper"] {
+        for crate_name in HOSTILE {
             build.args(["-p", &format!("hostile-{crate_name}")]);
         }
         let status = build
@@ -95,6 +103,77 @@ pub fn hostile(name: &str) -> PathBuf {
         target.join("wasm32-wasip2").join("plugin")
     });
     dir.join(format!("hostile_{}.wasm", name.replace('-', "_")))
+}
+
+/// A component whose start-up code never ends: its core module's start function
+/// loops, so instantiating it is what hangs. Rust does not emit start functions, so it
+/// is assembled here. It exports the pricing interface's name with a `quote` of no
+/// particular type: a host that starts it never gets as far as checking that.
+pub fn start_loop_component() -> Vec<u8> {
+    use wasm_encoder::{
+        Alias, BlockType, CanonicalFunctionSection, CodeSection, Component, ComponentAliasSection,
+        ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
+        ComponentTypeSection, ComponentValType, ExportKind, ExportSection, Function,
+        FunctionSection, InstanceSection, Module, ModuleArg, ModuleSection, StartSection,
+        TypeSection,
+    };
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0).function(0);
+    module.section(&functions);
+    let mut exports = ExportSection::new();
+    exports.export("quote", ExportKind::Func, 1);
+    module.section(&exports);
+    module.section(&StartSection { function_index: 0 });
+    let mut code = CodeSection::new();
+    let mut spin = Function::new([]);
+    spin.instructions()
+        .loop_(BlockType::Empty)
+        .br(0)
+        .end()
+        .end();
+    code.function(&spin);
+    let mut quote = Function::new([]);
+    quote.instructions().end();
+    code.function(&quote);
+    module.section(&code);
+
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    let mut instances = InstanceSection::new();
+    instances.instantiate(0, Vec::<(&str, ModuleArg)>::new());
+    component.section(&instances);
+    let mut aliases = ComponentAliasSection::new();
+    aliases.alias(Alias::CoreInstanceExport {
+        instance: 0,
+        kind: ExportKind::Func,
+        name: "quote",
+    });
+    component.section(&aliases);
+    let mut types = ComponentTypeSection::new();
+    types
+        .function()
+        .params(Vec::<(&str, ComponentValType)>::new())
+        .result(None);
+    component.section(&types);
+    let mut lifted = CanonicalFunctionSection::new();
+    lifted.lift(0, 0, []);
+    component.section(&lifted);
+    let mut interface = ComponentInstanceSection::new();
+    interface.export_items([("quote", ComponentExportKind::Func, 0)]);
+    component.section(&interface);
+    let mut exports = ComponentExportSection::new();
+    exports.export(
+        "linli:policy/pricing-policy@0.1.0",
+        ComponentExportKind::Instance,
+        0,
+        None,
+    );
+    component.section(&exports);
+    component.finish()
 }
 
 /// The cargo target directory this test binary was built into.

@@ -258,6 +258,93 @@ fn a_component_of_another_world_is_not_a_policy() {
 }
 
 #[test]
+fn an_export_of_the_wrong_type_is_refused_at_load() {
+    let err = runtime()
+        .load(&hostile("wrong-signature"), None, &Grants::none())
+        .err()
+        .unwrap();
+    assert!(matches!(err, LoadError::Contract { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("`pricing` exports do not match"), "{text}");
+    assert!(text.contains("hostile_wrong_signature"), "{text}");
+}
+
+#[test]
+fn start_up_code_that_never_ends_is_refused_at_load() {
+    let wasm = linli_tests::start_loop_component();
+    let err = runtime()
+        .load_bytes(
+            "start-loop",
+            std::path::Path::new("start-loop.wasm"),
+            &wasm,
+            None,
+            &Grants::none(),
+        )
+        .err()
+        .unwrap();
+    let LoadError::Start { error, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        matches!(
+            **error,
+            CallError::OutOfFuel { .. } | CallError::Deadline { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_host_call_asking_for_megabytes_of_randomness_is_refused_at_once() {
+    // Before the bound, the host made 64 MiB (5 s, 98 MiB) before the guest could not
+    // take them.
+    let err = contained("random-bomb", CallContext::default());
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(err.to_string().contains("exceeds limit 4096"), "{err}");
+}
+
+#[test]
+fn kv_writes_over_the_installs_byte_quota_are_refused_and_the_rest_kept() {
+    let granted = Grants::parse(&["kv"]).unwrap();
+    let plugin = runtime()
+        .load(&hostile("kv-counter"), None, &granted)
+        .unwrap();
+    let kv = Arc::new(MemoryKv::default());
+    let quota: u64 = 1 << 20;
+    let context = CallContext {
+        config: Arc::new([("fill".to_string(), "100".to_string())].into()),
+        // A generous deadline: the test is of the quota, not of a debug build's speed.
+        limits: Limits {
+            kv_bytes: quota,
+            deadline_ms: 10_000,
+            ..Limits::default()
+        },
+        store: StoreAccess {
+            kv: Some(kv.clone()),
+            ..StoreAccess::default()
+        },
+        ..CallContext::default()
+    };
+    let outcome = plugin.call(&basket(), &context).unwrap();
+    let Err(PolicyError::Refused(reason)) = &outcome.answer else {
+        panic!("{:?}", outcome.answer);
+    };
+    assert!(reason.contains("quota"), "{reason}");
+    // A refusal is an answer: the writes before the refused one are kept, within the
+    // quota; the next call cannot add a byte more.
+    let usage = linli_runtime::capabilities::kv::KvStore::usage(&*kv).unwrap();
+    assert!(
+        usage.bytes <= quota && usage.bytes > quota - (64 << 10),
+        "{usage:?}"
+    );
+    let outcome = plugin.call(&basket(), &context).unwrap();
+    assert!(matches!(outcome.answer, Err(PolicyError::Refused(_))));
+    let after = linli_runtime::capabilities::kv::KvStore::usage(&*kv).unwrap();
+    assert_eq!(after.keys, usage.keys);
+    assert!(after.bytes <= quota, "{after:?}");
+}
+
+#[test]
 fn a_refusal_is_an_answer_not_a_failure() {
     let plugin = hostile_pricing();
     let outcome = plugin.call(&basket(), &in_mode("no-such-mode")).unwrap();

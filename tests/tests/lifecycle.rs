@@ -557,3 +557,112 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
     assert_eq!(slow["tripped"], true, "{slow}");
     assert_eq!(slow["failures"], skipped.len(), "{slow}");
 }
+
+#[test]
+fn components_that_cannot_run_are_refused_at_install_and_each_install_is_named_in_its_errors() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), "http://127.0.0.1:9");
+    trust(&store, &publishers.key_file("alice", true));
+    let bundle_of = |plugin: &str, name: &str| {
+        let wasm = match plugin {
+            "start-loop" => linli_tests::start_loop_component(),
+            plugin => std::fs::read(hostile(plugin)).unwrap(),
+        };
+        let bundle = publishers.bundle(name, "1.0.0", &wasm, Some("alice"), unchanged);
+        bundle.display().to_string()
+    };
+
+    // The pricing export's name with another type: refused now, not at the first quote.
+    let wrong = bundle_of("wrong-signature", "green-lane/wrong");
+    let err = plugin(&daemon, &store, &["install", &wrong]).unwrap_err();
+    assert!(err.contains("exports do not match"), "{err}");
+    // Start-up code that never ends: stopped and refused, not installed to fail later.
+    let stuck = bundle_of("start-loop", "green-lane/stuck");
+    let err = plugin(&daemon, &store, &["install", &stuck]).unwrap_err();
+    assert!(err.contains("does not start"), "{err}");
+    let (_, plugins) = daemon.get("/v1/plugins");
+    assert_eq!(install_of(&plugins, "wrong"), &Value::Null);
+    assert_eq!(install_of(&plugins, "stuck"), &Value::Null);
+
+    // One bundle, two installs misbehaving differently: each error names its install.
+    let hostile_bundle = bundle_of("pricing", "green-lane/hostile");
+    for (id, mode) in [("hostile-loop", "spin"), ("hostile-bomb", "memory-bomb")] {
+        plugin(&daemon, &store, &["install", &hostile_bundle, "--as", id]).unwrap();
+        let (status, body) =
+            daemon.put(&format!("/v1/plugins/{id}/config"), &json!({"mode": mode}));
+        assert_eq!(status, 200, "{body}");
+    }
+    let basket = json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]});
+    let (status, quote) = daemon.post("/v1/checkout/quote", &basket);
+    assert_eq!(status, 200, "{quote}");
+    let stopped_by: [(&str, &[&str]); 2] = [
+        ("hostile-loop", &["fuel", "deadline"]),
+        ("hostile-bomb", &["memory"]),
+    ];
+    for (id, what) in stopped_by {
+        let skipped = quote["skipped"].as_array().unwrap();
+        let entry = skipped.iter().find(|entry| entry["install"] == id).unwrap();
+        let error = entry["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("plugin {id} (green-lane/hostile@1.0.0): ")),
+            "{error}"
+        );
+        assert!(what.iter().any(|what| error.contains(what)), "{error}");
+        let (_, plugins) = daemon.get("/v1/plugins");
+        let last_error = install_of(&plugins, id)["last_error"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(last_error, error);
+    }
+}
+
+#[test]
+fn components_over_the_size_cap_or_the_compile_timeout_are_refused_and_the_daemon_serves_on() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // A first start compiles the reference plugins into the store's cache.
+    daemon(dir.path(), "http://127.0.0.1:9").stop();
+    trust(&store, &publishers.key_file("alice", true));
+    let wasm = std::fs::read(hostile("kv-counter")).unwrap();
+    let with_kv =
+        |manifest: String| manifest.replace("capabilities = [", "capabilities = [\"kv\", ");
+    let bundle = publishers.bundle("green-lane/counter", "1.0.0", &wasm, Some("alice"), with_kv);
+    let bundle = bundle.display().to_string();
+
+    let restart = |plugins: &str| {
+        let config = dir.path().join("linli.toml");
+        std::fs::write(
+            &config,
+            format!("[sensors]\nsimulator = false\n[plugins]\n{plugins}\n"),
+        )
+        .unwrap();
+        Daemon::start_with(&store, &["--config", config.to_str().unwrap()])
+    };
+    let small = restart(&format!("max-component-bytes = {}", wasm.len() - 1));
+    let err = plugin(&small, &store, &["install", &bundle]).unwrap_err();
+    assert!(err.contains("max-component-bytes"), "{err}");
+    small.stop();
+
+    // Compiling that cannot finish in time is stopped; the till is not held up.
+    let hasty = restart("compile-timeout-ms = 1");
+    let err = plugin(&hasty, &store, &["install", &bundle]).unwrap_err();
+    assert!(err.contains("compile-timeout-ms"), "{err}");
+    let (status, quote) = hasty.post(
+        "/v1/checkout/quote",
+        &json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]}),
+    );
+    assert_eq!(status, 200, "{quote}");
+    hasty.stop();
+
+    // With the defaults the same bundle installs, and its kv quota shows.
+    let fine = restart("");
+    plugin(&fine, &store, &["install", &bundle]).unwrap();
+    let (_, plugins) = fine.get("/v1/plugins");
+    let counter = install_of(&plugins, "counter");
+    assert_eq!(counter["limits"]["kv-bytes"], 4 << 20, "{counter}");
+    assert_eq!(counter["kv"]["keys"], 0, "{counter}");
+}

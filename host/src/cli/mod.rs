@@ -40,6 +40,49 @@ enum Command {
     /// The store's trust store: whose signed bundles it installs.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Compile a component for the daemon's runtime: the daemon runs this in a child
+    /// process it stops after `[plugins] compile-timeout-ms`.
+    #[command(hide = true)]
+    CompileComponent(CompileArgs),
+}
+
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// The runtime's instance pool size (as the daemon's).
+    #[arg(long)]
+    max_concurrent_calls: u32,
+    /// The runtime's largest memory cap (as the daemon's).
+    #[arg(long)]
+    max_memory_bytes: usize,
+    /// The component.
+    input: std::path::PathBuf,
+    /// Where the compiled component is written.
+    output: std::path::PathBuf,
+}
+
+fn compile_component(args: CompileArgs) -> ExitCode {
+    let config = linli_runtime::RuntimeConfig {
+        max_concurrent_calls: args.max_concurrent_calls,
+        max_memory_bytes: args.max_memory_bytes,
+        ..linli_runtime::RuntimeConfig::default()
+    };
+    let result = std::fs::read(&args.input)
+        .map_err(|err| format!("{}: {err}", args.input.display()))
+        .and_then(|wasm| {
+            linli_runtime::Runtime::precompile(&config, &wasm).map_err(|err| format!("{err:#}"))
+        })
+        .and_then(|compiled| {
+            std::fs::write(&args.output, compiled)
+                .map_err(|err| format!("{}: {err}", args.output.display()))
+        });
+    // The daemon shows what a failed compile printed: the reason alone.
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -102,13 +145,15 @@ struct DaemonArgs {
     /// A TOML file replacing any default. Top level: listen = "127.0.0.1:7878",
     /// data-dir = "linli-data", demo = true, breaker-threshold = 5,
     /// time-zone = "Asia/Shanghai" (the store's days; default: the system's).
-    /// [limits]: fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes.
+    /// [limits]: fuel, memory-bytes, deadline-ms, max-input-bytes, max-output-bytes,
+    /// kv-bytes (an install's kv keyspace quota).
     /// [sensors]: simulator = true, simulator-interval-ms = 10000, retention-days = 90.
     /// [sensors.cold-chain]: min-celsius = 0.0, max-celsius = 8.0, after-minutes = 15;
     /// [sensors.cold-chain.devices.DEVICE]: min-celsius, max-celsius, after-minutes for one
     /// device (sim-freezer-1 holds -25 to -15 °C).
     /// [sharing]: k = 5 (rows with fewer customers never leave the store).
-    /// [plugins]: registry = "http://127.0.0.1:7979", grantable = ["kv", "inventory-read"].
+    /// [plugins]: registry = "http://127.0.0.1:7979", grantable = ["kv", "inventory-read"],
+    /// max-component-bytes = 16777216, compile-timeout-ms = 60000.
     #[arg(long, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     /// Address to listen on (overrides the config file); port 0 picks a free port.
@@ -168,6 +213,7 @@ pub fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Yank(args)) => registry::yank(args),
         Command::Key(KeyCommand::New(args)) => bundle::key_new(args),
         Command::Trust(command) => trust::run(command),
+        Command::CompileComponent(args) => compile_component(args),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::install::{self, Installer};
 use crate::now_ms;
 use crate::reference::REFERENCE_PLUGINS;
 use linli_runtime::pipeline::Pipeline;
-use linli_runtime::{Grants, Runtime, RuntimeConfig, World};
+use linli_runtime::{Compiler, Grants, Runtime, RuntimeConfig, World};
 use linli_sdk::bundle::Manifest;
 use linli_store::installs::{self, VersionRow};
 use rusqlite::Connection;
@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The file in the data directory that holds the admin token.
 pub const TOKEN_FILE: &str = "admin-token";
@@ -52,11 +53,8 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     }
     install_reference_plugins(&mut conn, now)
         .map_err(|err| format!("installing the reference plugins: {err}"))?;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(config.data_dir.join("cache")),
-        ..RuntimeConfig::default()
-    })
-    .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
+    let runtime = Runtime::new(runtime_config(&config)?)
+        .map_err(|err| format!("cannot start the plugin runtime: {err:#}"))?;
     let kv_conn = linli_store::open(&config.data_dir).map_err(|err| err.to_string())?;
     let link = crate::alliance::Link::new(&config.alliance)?.map(Arc::new);
     let installer = Installer::new(runtime, kv_conn, config.limits, config.time_zone()?);
@@ -169,6 +167,30 @@ fn install_reference_plugins(conn: &mut Connection, now: i64) -> Result<(), Stri
     tx.commit().map_err(|err| err.to_string())
 }
 
+/// The plugin runtime of the daemon: components compiled in a child process (this
+/// binary's `compile-component`), which is stopped when it runs past the timeout, and
+/// kept compiled in the data directory.
+fn runtime_config(config: &DaemonConfig) -> Result<RuntimeConfig, String> {
+    let defaults = RuntimeConfig::default();
+    let program = std::env::current_exe()
+        .map_err(|err| format!("cannot find this program to compile plugins with: {err}"))?;
+    let args = vec![
+        "compile-component".to_string(),
+        format!("--max-concurrent-calls={}", defaults.max_concurrent_calls),
+        format!("--max-memory-bytes={}", defaults.max_memory_bytes),
+    ];
+    Ok(RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("cache")),
+        max_component_bytes: config.plugins.max_component_bytes,
+        compiler: Compiler::Subprocess {
+            program,
+            args,
+            timeout: Duration::from_millis(config.plugins.compile_timeout_ms),
+        },
+        ..defaults
+    })
+}
+
 /// Load every install from the database into its world's pipeline.
 fn load_pipelines(
     conn: &Connection,
@@ -196,7 +218,10 @@ fn load_pipelines(
                 .unwrap_or_default(),
             None => Default::default(),
         };
-        let install = installer.install(id, plugin, row.config, &requested);
+        let bundle = install::bundle_label(id, row.plugin.as_deref(), row.version.as_deref());
+        let install = installer
+            .install(id, &bundle, &plugin, row.config, &requested)
+            .map_err(|err| format!("plugin install {id}: {err}"))?;
         if let Some(candidate) = &row.shadow {
             let version = installs::version(conn, id, candidate)
                 .map_err(|err| format!("plugin install {id}: {err}"))?

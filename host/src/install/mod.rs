@@ -4,7 +4,9 @@
 
 use linli_runtime::pipeline::Install;
 use linli_runtime::shadow::{DifferenceSink, Shadow};
-use linli_runtime::{Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World};
+use linli_runtime::{
+    CallContext, CallError, Grants, Limits, LoadError, Plugin, Runtime, StoreAccess, World,
+};
 use linli_sdk::bundle::{Bundle, Manifest, ManifestLimits, POLICY_VERSION};
 use linli_store::installs;
 use linli_store::kv::SqliteKv;
@@ -91,14 +93,19 @@ impl Installer {
     }
 
     /// An install of a loaded plugin, with the limits its manifest asks for as far as
-    /// the store's allow (a bundle may ask for less, never for more).
+    /// the store's allow (a bundle may ask for less, never for more). `bundle` names
+    /// what it runs (`namespace/name@version`): the install's errors and log lines name
+    /// both, so two installs of one bundle read apart. The plugin is started once with
+    /// the install's own limits first: one that cannot start within them (a start-up
+    /// that loops, memory over the cap) is refused here rather than failing every call.
     pub fn install(
         &self,
         id: &str,
-        plugin: Arc<Plugin>,
+        bundle: &str,
+        plugin: &Plugin,
         settings: BTreeMap<String, String>,
         requested: &ManifestLimits,
-    ) -> Install {
+    ) -> Result<Install, CallError> {
         // Each capability is there for every install; the grants checked at load decide
         // which a component may import.
         let access = StoreAccess {
@@ -125,7 +132,14 @@ impl Installer {
             }),
             ..self.limits
         };
-        Install::new(id, plugin, settings, limits, access)
+        let plugin = Arc::new(plugin.named(&format!("{id} ({bundle})")));
+        plugin.probe(&CallContext {
+            now: crate::now_ms(),
+            config: Arc::new(settings.clone()),
+            limits,
+            store: access.clone(),
+        })?;
+        Ok(Install::new(id, plugin, settings, limits, access))
     }
 
     /// Where shadow runs keep their differences: the store, through the kv connection.
@@ -160,6 +174,15 @@ impl Installer {
         self.runtime
             .load_bytes(id, Path::new(id), wasm, Some(world), grants)
             .map(Arc::new)
+    }
+}
+
+/// How an install names the bundle it runs: `namespace/name@version`, or the install
+/// id for an install from before bundles were kept.
+pub fn bundle_label(id: &str, plugin: Option<&str>, version: Option<&str>) -> String {
+    match (plugin, version) {
+        (Some(plugin), Some(version)) => format!("{plugin}@{version}"),
+        _ => id.to_string(),
     }
 }
 

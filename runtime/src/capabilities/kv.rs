@@ -15,13 +15,29 @@ pub const MAX_KEYS: usize = 10_000;
 /// Keys `keys` returns at most, whatever `limit` asks.
 const MAX_LISTED: u32 = 1_000;
 
+/// How much an install keeps in kv: its keys, and their bytes (each key's and value's
+/// length), which its `kv-bytes` limit caps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KvUsage {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+impl KvUsage {
+    /// What one entry counts against the quota.
+    pub fn entry_bytes(key: &str, value: &[u8]) -> u64 {
+        (key.len() + value.len()) as u64
+    }
+}
+
 /// One install's keyspace, wherever it is kept (SQLite in the store, memory in tests).
 pub trait KvStore: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Keys starting with `prefix`, sorted, at most `limit`.
     fn keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, String>;
-    /// How many keys the keyspace holds.
-    fn key_count(&self) -> Result<usize, String>;
+    /// How much the keyspace holds.
+    fn usage(&self) -> Result<KvUsage, String>;
     /// Apply a call's writes (`None` deletes) atomically.
     fn apply(&self, writes: &BTreeMap<String, Option<Vec<u8>>>) -> Result<(), String>;
 }
@@ -53,8 +69,14 @@ impl KvStore for MemoryKv {
         Ok(keys.take(limit as usize).cloned().collect())
     }
 
-    fn key_count(&self) -> Result<usize, String> {
-        Ok(self.0.lock().unwrap().len())
+    fn usage(&self) -> Result<KvUsage, String> {
+        let map = self.0.lock().unwrap();
+        Ok(KvUsage {
+            keys: map.len() as u64,
+            bytes: (map.iter())
+                .map(|(key, value)| KvUsage::entry_bytes(key, value))
+                .sum(),
+        })
     }
 
     fn apply(&self, writes: &BTreeMap<String, Option<Vec<u8>>>) -> Result<(), String> {
@@ -75,6 +97,11 @@ impl KvStore for MemoryKv {
 pub struct CallKv {
     store: Option<Arc<dyn KvStore>>,
     pending: BTreeMap<String, Option<Vec<u8>>>,
+    /// The install's byte quota (`kv-bytes`).
+    quota: u64,
+    /// The keyspace as this call's writes would leave it: read at the first write,
+    /// then kept up to date by each one.
+    usage: Option<KvUsage>,
 }
 
 impl HostImport for CallKv {
@@ -84,7 +111,10 @@ impl HostImport for CallKv {
     };
 
     fn for_call(setup: &CallSetup<'_>) -> CallKv {
-        CallKv::new(setup.context.store.kv.clone())
+        CallKv::new(
+            setup.context.store.kv.clone(),
+            setup.context.limits.kv_bytes,
+        )
     }
 
     fn add_to_linker(
@@ -96,10 +126,12 @@ impl HostImport for CallKv {
 }
 
 impl CallKv {
-    pub fn new(store: Option<Arc<dyn KvStore>>) -> CallKv {
+    pub fn new(store: Option<Arc<dyn KvStore>>, quota: u64) -> CallKv {
         CallKv {
             store,
             pending: BTreeMap::new(),
+            quota,
+            usage: None,
         }
     }
 
@@ -112,6 +144,26 @@ impl CallKv {
     }
 
     /// Apply the call's writes; called once the call has succeeded.
+    /// What `key`'s entry counts against the quota now (this call's writes included),
+    /// or `None` when there is no such key.
+    fn entry_bytes(&self, key: &str) -> wasmtime::Result<Option<u64>> {
+        let value = match self.pending.get(key) {
+            Some(pending) => pending.clone(),
+            None => self.store()?.get(key).map_err(host_failure)?,
+        };
+        Ok(value.map(|value| KvUsage::entry_bytes(key, &value)))
+    }
+
+    /// The keyspace as this call's writes leave it.
+    fn usage(&mut self) -> wasmtime::Result<KvUsage> {
+        if let Some(usage) = self.usage {
+            return Ok(usage);
+        }
+        let usage = self.store()?.usage().map_err(host_failure)?;
+        self.usage = Some(usage);
+        Ok(usage)
+    }
+
     pub fn commit(&mut self) -> Result<(), String> {
         if self.pending.is_empty() {
             return Ok(());
@@ -127,6 +179,10 @@ fn host_failure(err: String) -> wasmtime::Error {
 
 impl wit::Host for CallKv {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        if key.len() > MAX_KEY_BYTES {
+            // No such key can have been stored.
+            return Ok(None);
+        }
         if let Some(pending) = self.pending.get(&key) {
             return Ok(pending.clone());
         }
@@ -146,29 +202,39 @@ impl wit::Host for CallKv {
                 value.len()
             )));
         }
-        let store = self.store()?;
-        let is_new = match self.pending.get(&key) {
-            Some(pending) => pending.is_none(),
-            None => store.get(&key).map_err(host_failure)?.is_none(),
-        };
-        if is_new {
-            let added = self
-                .pending
-                .values()
-                .filter(|value| value.is_some())
-                .count();
-            if store.key_count().map_err(host_failure)? + added >= MAX_KEYS {
-                return Ok(Err(format!(
-                    "keyspace full: an install may keep {MAX_KEYS} keys"
-                )));
-            }
+        let before = self.entry_bytes(&key)?;
+        let usage = self.usage()?;
+        if before.is_none() && usage.keys >= MAX_KEYS as u64 {
+            return Ok(Err(format!(
+                "keyspace full: an install may keep {MAX_KEYS} keys"
+            )));
         }
+        let after = KvUsage {
+            keys: usage.keys + u64::from(before.is_none()),
+            // Saturating: another call of the install may have committed since
+            // `usage` was read, and the quota is a bound, not a ledger.
+            bytes: (usage.bytes.saturating_sub(before.unwrap_or(0)))
+                .saturating_add(KvUsage::entry_bytes(&key, &value)),
+        };
+        if after.bytes > self.quota {
+            return Ok(Err(format!(
+                "keyspace full: this write would bring the install's kv to {} bytes, over its {} byte quota (`kv-bytes`); delete keys, or ask the store owner for a larger quota",
+                after.bytes, self.quota
+            )));
+        }
+        self.usage = Some(after);
         self.pending.insert(key, Some(value));
         Ok(Ok(()))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.store()?;
+        if let Some(before) = self.entry_bytes(&key)? {
+            let usage = self.usage()?;
+            self.usage = Some(KvUsage {
+                keys: usage.keys.saturating_sub(1),
+                bytes: usage.bytes.saturating_sub(before),
+            });
+        }
         self.pending.insert(key, None);
         Ok(())
     }

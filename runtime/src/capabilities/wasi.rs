@@ -2,7 +2,9 @@
 //! messages, environment, exit, wall clock, random). They are provided empty or
 //! deterministic: no environment, no arguments, no files, no network; the wall clock
 //! stands still at the request time; "random" bytes are a fixed sequence. stderr is kept (a
-//! panic message explains a trap), stdout is discarded.
+//! panic message explains a trap), stdout is discarded. Every call into them is bounded
+//! in size (random bytes, stream writes, resources held), so none runs long in the host,
+//! where the deadline cannot interrupt it.
 //!
 //! Which WASI interfaces a plugin may import at all is decided at load
 //! (`ALLOWED_INTERFACES`); the linker holds all of WASI p2 only so that the check, not
@@ -50,6 +52,15 @@ pub fn refusal(interface: &str) -> &'static str {
 /// How much of a plugin's stderr is kept: enough for a panic message and its location.
 const STDERR_BYTES: usize = 4096;
 
+/// The most random bytes one WASI call hands out: a hash seed needs 16. Without the
+/// bound, `get-random-bytes(64 MiB)` ran seconds in the host, where no deadline
+/// interrupts it.
+pub const MAX_RANDOM_BYTES: u64 = 4096;
+
+/// The most WASI resources (streams, pollables) one call may hold at once: each lives
+/// in host memory until the call ends.
+pub const MAX_RESOURCES: usize = 1024;
+
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)
 }
@@ -67,10 +78,12 @@ pub struct CallWasi {
 
 impl CallWasi {
     pub fn new(now_ms: i64) -> CallWasi {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         CallWasi {
             now: Duration::from_millis(now_ms.max(0) as u64),
             ctx: None,
-            table: ResourceTable::new(),
+            table,
             stderr: None,
         }
     }
@@ -85,6 +98,7 @@ impl CallWasi {
                 .secure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
                 .insecure_random(Deterministic::new(vec![0x6c, 0x69, 0x6e, 0x6c, 0x69]))
                 .insecure_random_seed(0x6c696e6c69)
+                .max_random_size(MAX_RANDOM_BYTES)
                 .build()
         });
         WasiCtxView {

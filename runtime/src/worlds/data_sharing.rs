@@ -15,6 +15,8 @@ pub use bindings::exports::linli::policy::data_sharing_policy::{
     Aggregate, Report, ReportRequest, ReportRow,
 };
 pub(crate) type Pre = bindings::DataSharingPre<CallState>;
+/// The world's exports, found and type-checked in an instance.
+pub(crate) type Exports = bindings::DataSharing;
 
 impl Function for ReportRequest {
     type Pre = Pre;

@@ -15,6 +15,8 @@ pub use bindings::exports::linli::policy::elderly_delivery_policy::{
     Courier, DeliveryPlan, DeliveryRequest, Priority,
 };
 pub(crate) type Pre = bindings::ElderlyDeliveryPre<CallState>;
+/// The world's exports, found and type-checked in an instance.
+pub(crate) type Exports = bindings::ElderlyDelivery;
 
 impl Function for DeliveryRequest {
     type Pre = Pre;

@@ -12,6 +12,8 @@ mod bindings {
 
 pub use bindings::exports::linli::policy::presale_policy::{Campaign, Decision, Evaluation};
 pub(crate) type Pre = bindings::PresalePre<CallState>;
+/// The world's exports, found and type-checked in an instance.
+pub(crate) type Exports = bindings::Presale;
 
 impl Function for Campaign {
     type Pre = Pre;

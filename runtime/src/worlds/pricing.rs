@@ -14,6 +14,8 @@ pub use bindings::exports::linli::policy::pricing_policy::{
     Adjustment, LinePrice, PriceQuote, QuoteRequest,
 };
 pub(crate) type Pre = bindings::PricingPre<CallState>;
+/// The world's exports, found and type-checked in an instance.
+pub(crate) type Exports = bindings::Pricing;
 
 impl Function for QuoteRequest {
     type Pre = Pre;
@@ -50,7 +52,15 @@ impl Function for QuoteRequest {
                     request.lines.len()
                 ));
             };
-            *slot = slot.saturating_add(adjustment.amount);
+            // Checked: adjustments that only add up by wrapping or saturating (say
+            // i64::MIN and i64::MAX on one line) would leave a receipt whose trail
+            // does not add up.
+            *slot = slot.checked_add(adjustment.amount).ok_or_else(|| {
+                format!(
+                    "adjustments of line {} overflow a 64-bit amount",
+                    adjustment.line
+                )
+            })?;
         }
         for (index, (input, priced)) in request.lines.iter().zip(&quote.lines).enumerate() {
             if priced.sku != input.sku {
@@ -72,7 +82,16 @@ impl Function for QuoteRequest {
                     input.sku, priced.total, priced.unit_price, input.qty
                 ));
             }
-            let change = priced.total - input.unit_price.saturating_mul(qty);
+            let change = input
+                .unit_price
+                .checked_mul(qty)
+                .and_then(|before| priced.total.checked_sub(before))
+                .ok_or_else(|| {
+                    format!(
+                        "line {index} (SKU {}): the change of its total overflows a 64-bit amount",
+                        input.sku
+                    )
+                })?;
             if change != adjusted[index] {
                 return Err(format!(
                     "line {index} (SKU {}): total changed by {change} but the adjustments explain {}",
@@ -90,3 +109,59 @@ wire_size!(LinePrice, 16, |line| line.sku.wire_size());
 wire_size!(Adjustment, 16, |adjustment| adjustment.reason.wire_size());
 wire_size!(PriceQuote, 0, |quote| quote.lines.wire_size()
     + quote.adjustments.wire_size());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::BasketLine;
+
+    fn basket(unit_price: i64) -> QuoteRequest {
+        QuoteRequest {
+            lines: vec![BasketLine {
+                sku: "6901".into(),
+                qty: 1,
+                unit_price,
+                category: "household".into(),
+                local_produce: false,
+                batch: None,
+                expires_at: None,
+            }],
+            customer: None,
+        }
+    }
+
+    fn quote(unit_price: i64, amounts: &[i64]) -> PriceQuote {
+        PriceQuote {
+            lines: vec![LinePrice {
+                sku: "6901".into(),
+                unit_price,
+                total: unit_price,
+            }],
+            adjustments: (amounts.iter())
+                .map(|&amount| Adjustment {
+                    line: 0,
+                    amount,
+                    reason: "x".into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn adjustments_that_add_up_only_by_overflowing_are_refused() {
+        // Saturating, these summed to −1050 and "explained" a free line.
+        let answer = quote(0, &[i64::MIN, -1, i64::MAX, -1049]);
+        let err = basket(1050).check(&answer).unwrap_err();
+        assert!(err.contains("overflow"), "{err}");
+        // The honest trail of the same change passes.
+        basket(1050).check(&quote(0, &[-1000, -50])).unwrap();
+    }
+
+    #[test]
+    fn a_total_change_that_overflows_is_refused() {
+        let err = basket(i64::MIN + 1)
+            .check(&quote(i64::MAX, &[i64::MAX]))
+            .unwrap_err();
+        assert!(err.contains("overflow"), "{err}");
+    }
+}

@@ -15,6 +15,8 @@ pub use bindings::exports::linli::policy::recycling_points_policy::{
     Condition, RedemptionGrant, RedemptionRequest, ReturnAward, ReturnEvent, ReturnKind,
 };
 pub(crate) type Pre = bindings::RecyclingPointsPre<CallState>;
+/// The world's exports, found and type-checked in an instance.
+pub(crate) type Exports = bindings::RecyclingPoints;
 
 impl Function for ReturnEvent {
     type Pre = Pre;

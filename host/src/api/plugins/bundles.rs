@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use linli_runtime::pipeline::InstallStatus;
+use linli_runtime::pipeline::{Install, InstallStatus};
 use linli_runtime::{Grants, Plugin, World};
 use linli_sdk::bundle::{Bundle, ManifestLimits};
 use linli_store::installs::{self, VersionRow};
@@ -17,7 +17,7 @@ use linli_store::trust;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn reading() -> OpenApiRouter<AppState> {
@@ -132,12 +132,43 @@ pub(super) struct Accepted {
 
 /// Check a bundle every way a store must: intact, signed by a key the trust store
 /// holds, requesting only capabilities the store grants, and a component that matches
-/// its manifest (world, imports, contract range).
-pub(super) fn accept(
+/// its manifest (world, imports, contract range). The cheap checks come first, so an
+/// untrusted bundle costs no compile; the compile (seconds for a large component) runs
+/// on a blocking thread holding no database connection, so no other request waits on
+/// it.
+pub(super) async fn accept(state: &AppState, bytes: Vec<u8>) -> Result<Accepted, ApiError> {
+    let (bundle, signer) = state
+        .read_db(move |conn, state| signed_and_granted(conn, state, &bytes))
+        .await?;
+    state
+        .blocking(move |state| {
+            let plugin = check_bundle(&state.installer.runtime, &bundle)
+                .map_err(|err| ApiError::Unprocessable(err.to_string()))?;
+            let manifest = &bundle.manifest;
+            let row = VersionRow {
+                version: manifest.version.to_string(),
+                plugin: manifest.name.clone(),
+                signer: Some(signer),
+                installed_at: now_ms(),
+                manifest: String::from_utf8_lossy(&bundle.manifest_bytes).into_owned(),
+                wasm: bundle.wasm.clone(),
+            };
+            Ok(Accepted {
+                bundle,
+                plugin,
+                row,
+            })
+        })
+        .await
+}
+
+/// A bundle that reads, is signed by a trusted key, and requests only capabilities the
+/// store grants; and its signer's id.
+fn signed_and_granted(
     conn: &Connection,
     state: &AppState,
     bytes: &[u8],
-) -> Result<Accepted, ApiError> {
+) -> Result<(Bundle, String), ApiError> {
     let refused = |err: String| ApiError::Unprocessable(err);
     let bundle = Bundle::read(bytes).map_err(|err| refused(err.to_string()))?;
     let signer = bundle
@@ -161,21 +192,7 @@ pub(super) fn accept(
             ungranted.join(", ")
         )));
     }
-    let plugin =
-        check_bundle(&state.installer.runtime, &bundle).map_err(|err| refused(err.to_string()))?;
-    let row = VersionRow {
-        version: manifest.version.to_string(),
-        plugin: manifest.name.clone(),
-        signer: Some(signer.id()),
-        installed_at: now_ms(),
-        manifest: String::from_utf8_lossy(&bundle.manifest_bytes).into_owned(),
-        wasm: bundle.wasm.clone(),
-    };
-    Ok(Accepted {
-        bundle,
-        plugin,
-        row,
-    })
+    Ok((bundle, signer.id()))
 }
 
 /// The install an accepted bundle may replace or shadow: the same world and plugin.
@@ -214,9 +231,9 @@ async fn install_bundle(
     bytes: Vec<u8>,
     options: InstallOptions,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
+    let accepted = accept(&state, bytes).await?;
     state
         .with_db(move |conn, state| {
-            let accepted = accept(conn, state, &bytes)?;
             let manifest = &accepted.bundle.manifest;
             let world = accepted.plugin.world();
             let id = options
@@ -241,6 +258,11 @@ async fn install_bundle(
                     )));
                 }
             }
+            let previous = existing.as_ref().and_then(|current| current.version.clone());
+            let settings = existing.as_ref().map(|current| current.config.clone()).unwrap_or_default();
+            // Started with its limits before anything is written: one that cannot start
+            // is refused with the store as it was.
+            let install = new_install(state, &id, row, &accepted.plugin, settings, &manifest.limits)?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             installs::add_version(&tx, &id, row)?;
             match &existing {
@@ -248,10 +270,7 @@ async fn install_bundle(
                 Some(_) => installs::activate(&tx, &id, row)?,
             }
             tx.commit()?;
-            let previous = existing.as_ref().and_then(|current| current.version.clone());
-            let settings = existing.map(|current| current.config).unwrap_or_default();
-            let requested = &accepted.bundle.manifest.limits;
-            let status = swap_in(state, &id, world, Arc::new(accepted.plugin), settings, requested)?;
+            let status = swap_in(state, world, install)?;
             tracing::info!(install = %id, plugin = %row.plugin, version = %row.version, ?previous, "plugin installed");
             Ok((
                 StatusCode::CREATED,
@@ -268,27 +287,43 @@ async fn install_bundle(
         .await
 }
 
-/// Put a loaded plugin into its pipeline under `id`, in place of the install there:
-/// calls in flight finish on the old one, new calls get the new one. The owner's
-/// enabled choice carries over.
-fn swap_in(
+/// The install of a version's plugin under `id`, started once with its limits (an
+/// install that cannot start is refused).
+fn new_install(
     state: &AppState,
     id: &str,
-    world: World,
-    plugin: Arc<Plugin>,
+    version: &VersionRow,
+    plugin: &Plugin,
     settings: BTreeMap<String, String>,
     requested: &ManifestLimits,
-) -> Result<InstallStatus, ApiError> {
+) -> Result<Install, ApiError> {
+    let bundle = install::bundle_label(id, Some(&version.plugin), Some(&version.version));
+    state
+        .installer
+        .install(id, &bundle, plugin, settings, requested)
+        .map_err(|err| {
+            ApiError::Unprocessable(format!(
+                "{} {} cannot start within install {id}'s limits: {err}",
+                version.plugin, version.version
+            ))
+        })
+}
+
+/// Put an install into its pipeline, in place of the one with its id: calls in flight
+/// finish on the old one, new calls get the new one. The owner's enabled choice
+/// carries over.
+fn swap_in(state: &AppState, world: World, install: Install) -> Result<InstallStatus, ApiError> {
     let pipeline = state.pipeline(world);
+    let id = install.id().to_string();
     let was_enabled = pipeline
-        .get(id)
+        .get(&id)
         .map(|old| old.status().enabled)
         .unwrap_or(true);
-    pipeline.add(state.installer.install(id, plugin, settings, requested));
+    pipeline.add(install);
     if !was_enabled {
-        pipeline.set_enabled(id, false).map_err(pipeline_error)?;
+        pipeline.set_enabled(&id, false).map_err(pipeline_error)?;
     }
-    Ok(pipeline.get(id).map_err(pipeline_error)?.status())
+    Ok(pipeline.get(&id).map_err(pipeline_error)?.status())
 }
 
 /// Return an install to the version it ran before its last upgrade (rolling back
@@ -348,11 +383,12 @@ pub(super) fn activate_kept(
         .installer
         .load(&id, &row.wasm, world, &grants)
         .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let requested = install::requested_limits(&row.manifest);
+    let install = new_install(state, &id, &row, &plugin, current.config, &requested)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     installs::activate(&tx, &id, &row)?;
     tx.commit()?;
-    let requested = install::requested_limits(&row.manifest);
-    let status = swap_in(state, &id, world, plugin, current.config, &requested)?;
+    let status = swap_in(state, world, install)?;
     Ok(Installed {
         install: id,
         plugin: row.plugin,

@@ -109,10 +109,10 @@ async fn shadow_bundle(
     id: String,
     bytes: Vec<u8>,
 ) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
+    let accepted = accept(&state, bytes).await?;
     state
         .with_db(move |conn, state| {
             let current = current(conn, &id)?;
-            let accepted = accept(conn, state, &bytes)?;
             same_plugin(&current, &accepted)?;
             let world = accepted.plugin.world();
             let version = accepted.row.version.clone();

@@ -6,6 +6,24 @@ use linli_sdk::config;
 use linli_sdk::pricing::*;
 use std::hint::black_box;
 
+/// WASI's random interface called directly, as a hostile author can.
+mod wasi_random {
+    wit_bindgen::generate!({
+        inline: "
+            package wasi:random@0.2.0;
+
+            interface random {
+                get-random-bytes: func(len: u64) -> list<u8>;
+                get-random-u64: func() -> u64;
+            }
+
+            world imports {
+                import random;
+            }
+        ",
+    });
+}
+
 pub struct Hostile;
 
 linli_sdk::export_pricing!(Hostile);
@@ -31,6 +49,12 @@ impl Pricing for Hostile {
             Some("recursion") => {
                 let depth = config::parse_or("depth", u64::MAX)?;
                 Err(PolicyError::Refused(format!("reached {}", descend(depth))))
+            }
+            Some("random-bomb") => {
+                // Asks the host for 64 MiB of randomness in one call: host work that no
+                // deadline interrupts, unless the host bounds the call.
+                let bytes = wasi_random::wasi::random::random::get_random_bytes(64 << 20);
+                Err(PolicyError::Refused(format!("got {} bytes", bytes.len())))
             }
             Some("panic") => panic!("hostile plugin panics on purpose"),
             Some("unreachable") => trap(),
