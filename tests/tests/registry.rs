@@ -434,3 +434,29 @@ fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
     assert!(output.status.success());
     wait_for(&|| versions(&mirror, "green-lane/markdown").contains(&("1.1.0".to_string(), true)));
 }
+
+#[test]
+fn a_version_whose_bundle_file_is_gone_answers_404_in_the_error_body() {
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let published = setup.publish(&registry.url, &bundle, "alice").unwrap();
+    let sha256 = published["sha256"].as_str().unwrap();
+    let file = setup
+        .registry_data()
+        .join("blobs")
+        .join(format!("{sha256}.linli"));
+    std::fs::remove_file(&file).unwrap();
+    let (status, body) = registry.get("/v1/plugins/green-lane/markdown/1.0.0");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "not_found", "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("green-lane/markdown 1.0.0"), "{body}");
+    assert!(!error.contains(&file.display().to_string()), "{body}");
+}
