@@ -230,6 +230,28 @@ impl Registry {
         json_answer(self.agent.get(format!("{}{path}", self.url)).call())
     }
 
+    /// A request for a path (with its query) signed by `key` now (none: unsigned), as
+    /// members and stores send them; the status and the body as JSON (or text).
+    pub fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&linli_sdk::bundle::SecretKey>,
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            // The signature covers the path without its query.
+            let signed = path.split('?').next().unwrap_or(path);
+            let authorization = key.sign_request(method, signed, now_ms(), body);
+            request = request.header("authorization", authorization);
+        }
+        self.run(request.body(body.to_vec()).expect("a well-formed request"))
+    }
+
     /// Run a request built by the test; the status and the body as JSON (or text).
     pub fn run(&self, request: ureq::http::Request<Vec<u8>>) -> (u16, serde_json::Value) {
         json_answer(self.agent.run(request))

@@ -107,9 +107,14 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// The registry's view of the store.
-fn seen(registry: &Registry) -> Value {
-    let (status, stores) = registry.get("/v1/alliance/stores");
+/// The registry's view of the store, asked with the store's key.
+fn seen(registry: &Registry, setup: &Publishers) -> Value {
+    let (status, stores) = registry.signed(
+        "GET",
+        "/v1/alliance/stores",
+        Some(&setup.secret("corner")),
+        b"",
+    );
     assert_eq!(status, 200, "{stores}");
     stores
         .as_array()
@@ -171,9 +176,9 @@ fn a_registered_store_pushes_its_reports_and_marks_them_acknowledged() {
     wait_until(
         "the registry to acknowledge seq 3",
         Duration::from_secs(30),
-        || seen(&registry)["acked"] == 3,
+        || seen(&registry, &setup)["acked"] == 3,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["events"], 3, "{view}");
     assert!(view["pushed_at"].as_i64().is_some(), "{view}");
     assert_eq!(
@@ -206,7 +211,7 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
     wait_until(
         "the first report acknowledged",
         Duration::from_secs(30),
-        || seen(&registry)["acked"] == 1,
+        || seen(&registry, &setup)["acked"] == 1,
     );
 
     // The server goes away; the store keeps selling and reporting, all answered.
@@ -231,14 +236,14 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
 
     let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
     wait_until("the outbox to drain", Duration::from_secs(90), || {
-        seen(&registry)["acked"] == 6
+        seen(&registry, &setup)["acked"] == 6
     });
     wait_until(
         "the store to mark everything acknowledged",
         Duration::from_secs(10),
         || pending(&daemon) == 0,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["events"], 6, "{view}");
     kept_exactly_once(&setup, &store_data, 6);
 }
@@ -253,7 +258,7 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
         sell_and_report(&daemon, round);
     }
     wait_until("seq 2 acknowledged", Duration::from_secs(30), || {
-        seen(&registry)["acked"] == 2
+        seen(&registry, &setup)["acked"] == 2
     });
     // The operator's nightly copy, taken with the server stopped.
     assert!(registry.stop().success());
@@ -265,7 +270,7 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
         sell_and_report(&daemon, round);
     }
     wait_until("seq 4 acknowledged", Duration::from_secs(30), || {
-        seen(&registry)["acked"] == 4
+        seen(&registry, &setup)["acked"] == 4
     });
     wait_until("the store to mark seq 4", Duration::from_secs(10), || {
         pending(&daemon) == 0
@@ -277,12 +282,12 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
     std::fs::remove_dir_all(setup.registry_data()).unwrap();
     copy_dir(&backup, &setup.registry_data());
     let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
-    assert_eq!(seen(&registry)["acked"], 2);
+    assert_eq!(seen(&registry, &setup)["acked"], 2);
     sell_and_report(&daemon, 4);
     wait_until(
         "the lost events sent again",
         Duration::from_secs(60),
-        || seen(&registry)["acked"] == 5,
+        || seen(&registry, &setup)["acked"] == 5,
     );
     wait_until(
         "the store to mark everything",
@@ -438,7 +443,7 @@ fn forged_and_foreign_pushes_are_refused_and_a_replayed_one_is_kept_once() {
     let three = batch(STORE, &[3]);
     let (_, answer) = push(&registry, &corner, now_ms(), &three, &three);
     assert_eq!(answer, json!({"acked": 4}));
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(
         (view["acked"].clone(), view["events"].clone()),
         (json!(4), json!(4))
@@ -535,7 +540,7 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
             started.elapsed()
         );
         std::thread::sleep(Duration::from_millis(5));
-        acked = seen(&registry)["acked"].as_i64().unwrap();
+        acked = seen(&registry, &setup)["acked"].as_i64().unwrap();
     }
     let acked_at_kill = match victim {
         Victim::Store => {
@@ -546,7 +551,7 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
                     row.get(0)
                 })
                 .unwrap();
-            let acked = seen(&registry)["acked"].as_i64().unwrap();
+            let acked = seen(&registry, &setup)["acked"].as_i64().unwrap();
             if unacked == 0 || acked == backlog {
                 return None;
             }
@@ -573,14 +578,14 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
             "the server to acknowledge all {backlog} events after the {victim:?} was killed at {acked_at_kill}"
         ),
         Duration::from_secs(300),
-        || seen(&registry)["acked"] == backlog,
+        || seen(&registry, &setup)["acked"] == backlog,
     );
     wait_until(
         "the store to mark everything acknowledged",
         Duration::from_secs(30),
         || pending(&daemon) == 0,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["acked"], backlog, "{view}");
     assert_eq!(view["events"], backlog, "{view}");
     kept_exactly_once(&setup, &store_data, backlog);
