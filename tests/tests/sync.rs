@@ -623,3 +623,78 @@ fn a_store_killed_mid_push_resends_and_nothing_is_lost_or_kept_twice() {
 fn a_server_killed_mid_apply_loses_nothing_and_keeps_nothing_twice() {
     survives_a_kill_mid_push(Victim::Server);
 }
+
+/// Each of `members` (pseudonyms) buys one `sku` at the store.
+fn members_buy(daemon: &Daemon, sku: &str, members: &[String]) {
+    for member in members {
+        let sale = json!({
+            "lines": [{"sku": sku, "qty": 1}],
+            "customer": {"pseudonym": member, "elderly_or_disabled": false, "tier": "Silver"},
+        });
+        let (status, body) = daemon.post("/v1/checkout/commit", &sale);
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+fn pseudonyms(prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("{prefix}-{index}"))
+        .collect()
+}
+
+/// The store's k is 5. Its data-sharing plugin is set to share groups of 2 and rounds
+/// counts to 5 (its default): three customers of dairy would show as five, and pass
+/// any check on that figure, at the store and at the alliance. The host counts them
+/// itself, so the row stays home.
+#[test]
+fn a_plugin_rounding_small_groups_up_gets_none_of_them_past_the_host() {
+    let setup = alliance();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let (daemon, _) = store(&setup, &registry.url);
+    let (status, install) = daemon.put("/v1/plugins/data-sharing/config", &json!({"k": 2}));
+    assert_eq!(status, 200, "{install}");
+    members_buy(&daemon, "MILK-1L", &pseudonyms("dairy", 3));
+    members_buy(&daemon, "EGGS-10", &pseudonyms("fresh", 5));
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get(zone()).unwrap())
+        .date()
+        .to_string();
+    let (status, report) = daemon.post(
+        "/v1/sharing/reports",
+        &json!({"first_day": today, "last_day": today}),
+    );
+    assert_eq!(status, 201, "{report}");
+    let categories: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["fresh"], "{report}");
+    assert_eq!(report["dropped_by_host"], 1, "{report}");
+
+    let seq = report["seq"].as_i64().unwrap();
+    wait_until(
+        "the registry to acknowledge the report",
+        Duration::from_secs(30),
+        || seen(&registry, &setup)["acked"].as_i64() >= Some(seq),
+    );
+    let (status, seen) = registry.signed(
+        "GET",
+        "/v1/alliance/reports",
+        Some(&setup.secret("corner")),
+        b"",
+    );
+    assert_eq!(status, 200, "{seen}");
+    let shared: Vec<&Value> = seen["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|received| received["rows"].as_array().unwrap())
+        .collect();
+    assert!(!shared.is_empty(), "{seen}");
+    assert!(
+        shared.iter().all(|row| row["category"] != "dairy"),
+        "three customers' dairy reached the alliance: {seen}"
+    );
+}
