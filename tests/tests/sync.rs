@@ -698,3 +698,58 @@ fn a_plugin_rounding_small_groups_up_gets_none_of_them_past_the_host() {
         "three customers' dairy reached the alliance: {seen}"
     );
 }
+
+/// The store's k is 5. On one day a single customer bought household goods and five
+/// bought dairy: the day's sales reach the alliance with dairy alone.
+#[test]
+fn a_day_s_sales_reach_the_alliance_without_categories_fewer_than_k_bought() {
+    let setup = alliance();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let (config, data) = store_config(&setup, &registry.url);
+    let daemon = start_store(&config, &data);
+    members_buy(&daemon, "TISSUE-10", &pseudonyms("household", 1));
+    members_buy(&daemon, "MILK-1L", &pseudonyms("dairy", 5));
+    assert!(daemon.stop().success());
+
+    // The sales move to yesterday, and the store last queued the day before: the
+    // daemon queues yesterday as it starts.
+    let zone = jiff::tz::TimeZone::get(zone()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(zone).date();
+    let yesterday = today.yesterday().unwrap();
+    let conn = rusqlite::Connection::open(data.join("linli.db")).unwrap();
+    conn.execute("UPDATE sale SET at = at - 86400000", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('outbox.daily-sales-through', ?1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [yesterday.yesterday().unwrap().to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let _daemon = start_store(&config, &data);
+
+    wait_until(
+        "the day's sales to reach the alliance",
+        Duration::from_secs(30),
+        || seen(&registry, &setup)["acked"].as_i64() >= Some(1),
+    );
+    let arrived = events(
+        &setup.registry_data().join("registry.db"),
+        "SELECT seq, kind, payload FROM alliance_event",
+    );
+    let days: Vec<&Value> = arrived
+        .iter()
+        .filter(|(_, kind, _)| kind == "daily-sales")
+        .map(|(_, _, payload)| payload)
+        .collect();
+    assert_eq!(days.len(), 1, "{arrived:?}");
+    assert_eq!(days[0]["day"], yesterday.to_string(), "{arrived:?}");
+    let categories: Vec<&str> = days[0]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|category| category["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["dairy"], "{arrived:?}");
+    assert_eq!(days[0]["categories"][0]["sales"], 5, "{arrived:?}");
+}
