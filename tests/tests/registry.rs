@@ -460,3 +460,30 @@ fn a_version_whose_bundle_file_is_gone_answers_404_in_the_error_body() {
     assert!(error.contains("green-lane/markdown 1.0.0"), "{body}");
     assert!(!error.contains(&file.display().to_string()), "{body}");
 }
+
+/// `linli plugin publish`: a registry that is not there is named with how to point at
+/// another; a registry that answered and refused is not suspected of not running.
+#[test]
+fn publish_errors_hint_at_the_registry_only_when_it_did_not_answer() {
+    let setup = setup();
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let nowhere = format!("http://127.0.0.1:{}", linli_tests::free_port());
+    let err = setup.publish(&nowhere, &bundle, "alice").unwrap_err();
+    assert!(err.contains(&nowhere), "{err}");
+    assert!(err.contains("--registry"), "{err}");
+    assert!(err.contains("linli-registry serve"), "{err}");
+
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    setup.publish(&registry.url, &bundle, "alice").unwrap();
+    let err = setup.publish(&registry.url, &bundle, "alice").unwrap_err();
+    assert!(err.contains("(409"), "{err}");
+    assert!(err.contains("already published"), "{err}");
+    assert!(!err.contains("running"), "{err}");
+    assert!(!err.contains("--registry"), "{err}");
+}
