@@ -13,7 +13,8 @@ use std::fmt;
 pub struct DailySales {
     /// The store's local day, "YYYY-MM-DD".
     pub day: String,
-    /// In category order; a day without sales has none.
+    /// In category order; a day without sales has none, and a category bought by fewer
+    /// than the store's k distinct customers is left out.
     pub categories: Vec<CategorySales>,
 }
 

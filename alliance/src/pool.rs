@@ -117,11 +117,12 @@ pub struct Proposal {
     pub qty: u32,
 }
 
-/// The query for transfers (`GET` [`TRANSFERS`](crate::paths::TRANSFERS)).
+/// The query for transfers (`GET` [`TRANSFERS`](crate::paths::TRANSFERS)), signed by a
+/// store (which sees its own transfers only) or a member (any store's).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferQuery {
-    /// Transfers this store sends or receives.
+    /// Transfers this store sends or receives: for a store, itself (or left out).
     pub store: Option<String>,
     /// proposed (pending), accepted or declined: text, so the server can answer a state
     /// it does not know with the three it does ([`State::parse`]).

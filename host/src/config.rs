@@ -98,8 +98,9 @@ impl Default for PluginsConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SharingConfig {
-    /// Rows with fewer distinct customers are dropped from every report, whatever the
-    /// plugin returns. At least 2.
+    /// Nothing fewer distinct customers bought leaves the store: such rows are dropped
+    /// from every report whatever the plugin returns (the host counts the customers),
+    /// and such categories from each day's sales. At least 2.
     pub k: u32,
 }
 

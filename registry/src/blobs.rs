@@ -22,6 +22,17 @@ pub enum KeepError {
     Failed(String),
 }
 
+/// Why a bundle could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// No file has this digest (deleted, or never restored from a backup).
+    #[error("{0}")]
+    Missing(String),
+    /// The file is there but could not be read.
+    #[error("{0}")]
+    Failed(String),
+}
+
 impl From<rusqlite::Error> for KeepError {
     fn from(err: rusqlite::Error) -> Self {
         KeepError::Failed(format!("database: {err}"))
@@ -39,9 +50,15 @@ impl Blobs {
     }
 
     /// The bundle with this digest; the error names its file.
-    pub fn read(&self, sha256: &str) -> Result<Vec<u8>, String> {
+    pub fn read(&self, sha256: &str) -> Result<Vec<u8>, ReadError> {
         let path = self.path(sha256);
-        std::fs::read(&path).map_err(|err| format!("bundle {}: {err}", path.display()))
+        std::fs::read(&path).map_err(|err| {
+            let message = format!("bundle {}: {err}", path.display());
+            match err.kind() {
+                std::io::ErrorKind::NotFound => ReadError::Missing(message),
+                _ => ReadError::Failed(message),
+            }
+        })
     }
 
     /// Keep a bundle's file and its version row. The file lands first (written beside

@@ -49,6 +49,10 @@ struct Health {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallStatus {
     pub id: String,
+    /// The name the plugin was loaded under (a host loads an install's plugin under its
+    /// id). Not serialised: a host's view names the plugin as it knows it, and an
+    /// object carries each key once.
+    #[serde(skip)]
     pub plugin: String,
     pub world: World,
     /// Taking calls: enabled by the owner and not tripped.

@@ -1,15 +1,21 @@
 //! The outbox: events for the alliance (data-sharing reports, each ended day's sales
-//! per category), written in the same transaction as the change
+//! per category, stock-pool offers), written in the same transaction as the change
 //! they tell of, numbered by `seq` (AUTOINCREMENT, so never reused) and marked acked
 //! once the alliance server has them. Acked rows stay: the seq of the last one is what
 //! keeps the next number from going back.
+//!
+//! Nothing derived from customers leaves the store unless at least k distinct
+//! customers are behind it (the store's `[sharing] k`): only this crate's services
+//! queue events, and each that carries sales figures applies the rule as it builds
+//! them ([`queue_daily_sales`] here, [`crate::sharing::queue`]).
 
 use linli_alliance::{CategorySales, DailySales, Event};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Queue an event for the alliance, in the caller's transaction: its kind and payload
 /// as `Event` declares them, so no caller spells a kind. Its seq, the place in the queue.
-pub fn queue(conn: &Connection, at: i64, event: &Event) -> rusqlite::Result<i64> {
+/// Private to the store's services, which apply the k rule to what they queue.
+pub(crate) fn queue(conn: &Connection, at: i64, event: &Event) -> rusqlite::Result<i64> {
     conn.prepare_cached("INSERT INTO outbox (at, kind, payload) VALUES (?1, ?2, ?3)")?
         .execute(params![at, event.kind(), event.to_payload()])?;
     Ok(conn.last_insert_rowid())
@@ -66,11 +72,14 @@ const DAILY_SALES_THROUGH: &str = "outbox.daily-sales-through";
 
 /// Queue the sales of every store day that ended since the last one queued, one event
 /// per day (categories with their sales, units and revenue), in one transaction with
-/// the record of how far it got, so no day is queued twice. A store queues from the day
-/// it first runs this on: its older history stays local. How many days were queued.
+/// the record of how far it got, so no day is queued twice. A category bought by fewer
+/// than `k` distinct customers that day (a sale without a card counts as one) is left
+/// out: its figures never leave the store. A store queues from the day it first runs
+/// this on: its older history stays local. How many days were queued.
 pub fn queue_daily_sales(
     conn: &mut Connection,
     zone: &jiff::tz::TimeZone,
+    k: u32,
     now: i64,
 ) -> Result<usize, String> {
     let today = jiff::Timestamp::from_millisecond(now)
@@ -112,11 +121,13 @@ pub fn queue_daily_sales(
                  SUM(sale_line.qty * sale_line.unit_price) \
                  FROM sale JOIN sale_line ON sale_line.sale = sale.sale \
                  JOIN sku ON sku.sku = sale_line.sku \
-                 WHERE sale.at >= ?1 AND sale.at < ?2 GROUP BY sku.category ORDER BY sku.category",
+                 WHERE sale.at >= ?1 AND sale.at < ?2 GROUP BY sku.category \
+                 HAVING COUNT(DISTINCT COALESCE('card ' || sale.customer, 'sale ' || sale.sale)) >= ?3 \
+                 ORDER BY sku.category",
             )
             .and_then(|mut statement| {
                 statement
-                    .query_map(params![from, to], |row| {
+                    .query_map(params![from, to, k], |row| {
                         Ok(CategorySales {
                             category: row.get(0)?,
                             sales: row.get(1)?,
@@ -163,7 +174,7 @@ mod tests {
         // 2026-03-10 00:00 UTC.
         let monday = 1_773_100_800_000;
         assert_eq!(
-            queue_daily_sales(&mut conn, &zone, monday + 3_600_000).unwrap(),
+            queue_daily_sales(&mut conn, &zone, 2, monday + 3_600_000).unwrap(),
             0
         );
         conn.execute_batch(
@@ -171,37 +182,26 @@ mod tests {
                  ('MILK', 'milk', 'dairy', 100), ('KALE', 'kale', 'greens', 50);",
         )
         .unwrap();
-        for (sale, at, lines) in [
-            (1, monday + 1000, vec![("MILK", 2)]),
-            (2, monday + 2000, vec![("MILK", 1), ("KALE", 3)]),
-            (3, monday + DAY + 1000, vec![("KALE", 1)]),
+        for (at, customer, lines) in [
+            (monday + 1000, None, &[("MILK", 2)][..]),
+            (monday + 2000, None, &[("MILK", 1), ("KALE", 3)]),
+            (monday + 3000, Some("m-1"), &[("KALE", 1)]),
+            (monday + DAY + 1000, None, &[("KALE", 1)]),
         ] {
-            conn.execute(
-                "INSERT INTO sale (sale, at, total) VALUES (?1, ?2, 0)",
-                params![sale, at],
-            )
-            .unwrap();
-            for (line, (sku, qty)) in lines.into_iter().enumerate() {
-                conn.execute(
-                    "INSERT INTO sale_line (sale, line, sku, batch, qty, shelf_price, unit_price) \
-                     VALUES (?1, ?2, ?3, 'b', ?4, 0, (SELECT unit_price FROM sku WHERE sku = ?3))",
-                    params![sale, line as i64, sku, qty],
-                )
-                .unwrap();
-            }
+            crate::sales::sell_for_test(&conn, at, customer, "walk-in", lines);
         }
         // Monday ended; Tuesday has not.
         assert_eq!(
-            queue_daily_sales(&mut conn, &zone, monday + DAY + 5000).unwrap(),
+            queue_daily_sales(&mut conn, &zone, 2, monday + DAY + 5000).unwrap(),
             1
         );
         assert_eq!(
-            queue_daily_sales(&mut conn, &zone, monday + DAY + 9000).unwrap(),
+            queue_daily_sales(&mut conn, &zone, 2, monday + DAY + 9000).unwrap(),
             0
         );
         // Days later: Tuesday, and Wednesday with no sales.
         assert_eq!(
-            queue_daily_sales(&mut conn, &zone, monday + 3 * DAY).unwrap(),
+            queue_daily_sales(&mut conn, &zone, 2, monday + 3 * DAY).unwrap(),
             2
         );
         let queued = pending(&conn, 10).unwrap();
@@ -212,7 +212,7 @@ mod tests {
             monday,
             serde_json::json!({"day": "2026-03-10", "categories": [
                 {"category": "dairy", "sales": 2, "units": 3, "revenue": 300},
-                {"category": "greens", "sales": 1, "units": 3, "revenue": 150},
+                {"category": "greens", "sales": 2, "units": 4, "revenue": 200},
             ]})
         );
         // The server acknowledges all, then loses the last two (restored from a backup).
@@ -229,6 +229,49 @@ mod tests {
         assert_eq!(
             wednesday,
             serde_json::json!({"day": "2026-03-12", "categories": []})
+        );
+    }
+
+    #[test]
+    fn a_category_bought_by_fewer_than_k_customers_never_leaves_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::open(dir.path()).unwrap();
+        let zone = jiff::tz::TimeZone::UTC;
+        // 2026-03-10 00:00 UTC.
+        let tuesday = 1_773_100_800_000;
+        queue_daily_sales(&mut conn, &zone, 3, tuesday).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sku (sku, name, category, unit_price) VALUES
+                 ('SOAP', 'soap', 'household', 1140), ('MILK', 'milk', 'dairy', 100),
+                 ('KALE', 'kale', 'greens', 50), ('BUN', 'bun', 'bakery', 80);",
+        )
+        .unwrap();
+        let sell = |at: i64, customer: Option<&str>, sku: &str| {
+            crate::sales::sell_for_test(&conn, tuesday + at, customer, "member", &[(sku, 1)]);
+        };
+        // One sale of soap.
+        sell(1000, None, "SOAP");
+        // One member buying milk three times.
+        for at in [2000, 3000, 4000] {
+            sell(at, Some("m-1"), "MILK");
+        }
+        // Three members buying kale; three sales of buns without a card.
+        for (at, member) in [(5000, "m-1"), (6000, "m-2"), (7000, "m-3")] {
+            sell(at, Some(member), "KALE");
+            sell(at + 1, None, "BUN");
+        }
+        assert_eq!(
+            queue_daily_sales(&mut conn, &zone, 3, tuesday + DAY).unwrap(),
+            1
+        );
+        let queued = pending(&conn, 10).unwrap();
+        let day: serde_json::Value = serde_json::from_str(&queued[0].payload).unwrap();
+        assert_eq!(
+            day,
+            serde_json::json!({"day": "2026-03-10", "categories": [
+                {"category": "bakery", "sales": 3, "units": 3, "revenue": 240},
+                {"category": "greens", "sales": 3, "units": 3, "revenue": 150},
+            ]})
         );
     }
 }

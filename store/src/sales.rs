@@ -213,6 +213,34 @@ pub fn movements_of_batch(conn: &Connection, batch: &str) -> rusqlite::Result<Ve
     rows.collect()
 }
 
+/// Record a sale of `lines` (SKU, units) at its catalogue price, bought by `customer`
+/// (none: no card) in `cohort`, without touching stock: for tests of what is derived
+/// from sales. Its number.
+#[cfg(test)]
+pub(crate) fn sell_for_test(
+    conn: &Connection,
+    at: i64,
+    customer: Option<&str>,
+    cohort: &str,
+    lines: &[(&str, u32)],
+) -> i64 {
+    conn.execute(
+        "INSERT INTO sale (at, customer, cohort, total) VALUES (?1, ?2, ?3, 0)",
+        params![at, customer, cohort],
+    )
+    .unwrap();
+    let sale = conn.last_insert_rowid();
+    for (line, (sku, qty)) in lines.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO sale_line (sale, line, sku, batch, qty, shelf_price, unit_price) \
+             VALUES (?1, ?2, ?3, 'b', ?4, 0, (SELECT unit_price FROM sku WHERE sku = ?3))",
+            params![sale, line as i64, sku, qty],
+        )
+        .unwrap();
+    }
+    sale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -309,6 +309,28 @@ impl Registry {
         json_answer(self.agent.get(format!("{}{path}", self.url)).call())
     }
 
+    /// A request for a path (with its query) signed by `key` now (none: unsigned), as
+    /// members and stores send them; the status and the body as JSON (or text).
+    pub fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&linli_sdk::bundle::SecretKey>,
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            // The signature covers the path without its query.
+            let signed = path.split('?').next().unwrap_or(path);
+            let authorization = key.sign_request(method, signed, now_ms(), body);
+            request = request.header("authorization", authorization);
+        }
+        self.run(request.body(body.to_vec()).expect("a well-formed request"))
+    }
+
     /// Run a request built by the test; the status and the body as JSON (or text).
     pub fn run(&self, request: ureq::http::Request<Vec<u8>>) -> (u16, serde_json::Value) {
         json_answer(self.agent.run(request))
@@ -559,6 +581,20 @@ impl Daemon {
         json_answer(response)
     }
 
+    /// GET a path; the status and the body's text as sent.
+    pub fn get_text(&self, path: &str) -> (u16, String) {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .call()
+            .expect("the daemon answers");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+
     /// POST JSON with the admin token.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.post_raw(path, &body.to_string(), true)
@@ -624,4 +660,86 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The keys that appear twice in one object anywhere in a JSON text, as `path.key`
+/// (`serde_json::Value` keeps the last of duplicates, so a parse would not tell).
+/// Panics when the text is not JSON.
+pub fn duplicate_keys(text: &str) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Seed<'a> {
+        path: String,
+        found: &'a mut Vec<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            while items
+                .next_element_seed(Seed {
+                    path: format!("{}[{index}]", self.path),
+                    found: &mut *self.found,
+                })?
+                .is_some()
+            {
+                index += 1;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = format!("{}.{key}", self.path);
+                if !seen.insert(key) {
+                    self.found.push(path.clone());
+                }
+                map.next_value_seed(Seed {
+                    path,
+                    found: &mut *self.found,
+                })?;
+            }
+            Ok(())
+        }
+    }
+
+    let mut found = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    Seed {
+        path: String::new(),
+        found: &mut found,
+    }
+    .deserialize(&mut deserializer)
+    .unwrap_or_else(|err| panic!("not JSON ({err}): {text}"));
+    found
 }

@@ -665,4 +665,54 @@ fn components_over_the_size_cap_or_the_compile_timeout_are_refused_and_the_daemo
     let counter = install_of(&plugins, "counter");
     assert_eq!(counter["limits"]["kv-bytes"], 4 << 20, "{counter}");
     assert_eq!(counter["kv"]["keys"], 0, "{counter}");
+
+/// The CLI's hints name what to check only where that is the trouble: whether the
+/// daemon runs when nothing answered, how to name another registry when the daemon
+/// could not reach its registry; a refusal from a daemon that answered is its words.
+#[test]
+fn cli_errors_hint_at_the_daemon_or_the_registry_only_when_that_is_the_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("http://127.0.0.1:{}", linli_tests::free_port());
+    let daemon = daemon(dir.path(), &nowhere);
+    let store = dir.path().join("store");
+    let not_running = "is `linli daemon` running";
+
+    for args in [
+        &["rollback", "nope"][..],
+        &["rollback", "markdown-pricing"],
+        &["install", "not-a-requirement@@"],
+    ] {
+        let err = plugin(&daemon, &store, args).unwrap_err();
+        assert!(err.contains("the daemon refused (4"), "{args:?}: {err}");
+        assert!(!err.contains(not_running), "{args:?}: {err}");
+        assert!(!err.contains("--registry"), "{args:?}: {err}");
+    }
+
+    // The daemon answered, but its registry (from its config, or asked for) did not.
+    let err = plugin(&daemon, &store, &["install", "green-lane/markdown@^1"]).unwrap_err();
+    assert!(err.contains("(502"), "{err}");
+    assert!(err.contains("--registry"), "{err}");
+    assert!(err.contains("[plugins] registry"), "{err}");
+    assert!(!err.contains(not_running), "{err}");
+    let err = plugin(
+        &daemon,
+        &store,
+        &["install", "green-lane/markdown@^1", "--registry", &nowhere],
+    )
+    .unwrap_err();
+    assert!(err.contains(&format!("the registry {nowhere}")), "{err}");
+    assert!(err.contains("--registry"), "{err}");
+    assert!(!err.contains(not_running), "{err}");
+
+    // No daemon there at all.
+    let gone = format!("http://127.0.0.1:{}", linli_tests::free_port());
+    let output = Command::new(linli())
+        .args(["plugin", "rollback", "markdown-pricing", "--daemon", &gone])
+        .arg("--data-dir")
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains(&format!("{not_running} at {gone}?")), "{err}");
 }

@@ -2,7 +2,7 @@
 //! and query parameters, bodies, responses and which routes need the bearer token — and
 //! the routes it documents are the ones it serves.
 
-use linli_tests::Daemon;
+use linli_tests::{Daemon, duplicate_keys};
 use serde_json::{Value, json};
 
 /// Every route of the daemon's router: method, path, and whether it needs the token.
@@ -320,5 +320,101 @@ fn every_documented_route_is_served_and_guarded_as_documented() {
                 "{method} {path} without a token: {status} {body}"
             );
         }
+    }
+}
+
+/// The properties an object schema has, through `$ref`s and `allOf` (how a
+/// `#[serde(flatten)]` field is documented), in order, repeats kept.
+fn properties(document: &Value, schema: &Value) -> Vec<String> {
+    let schema = resolve(document, schema);
+    let mut names: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        names.extend(properties(document, part));
+    }
+    names
+}
+
+/// Every object schema anywhere in `node`, checked for a property that two of its
+/// parts declare (a flattened struct and the struct around it naming one key): the
+/// `path` of each, with the key.
+fn declared_twice(document: &Value, node: &Value, path: &str, found: &mut Vec<String>) {
+    match node {
+        Value::Object(object) => {
+            if object.contains_key("allOf") {
+                let mut seen = std::collections::BTreeSet::new();
+                for name in properties(document, node) {
+                    if !seen.insert(name.clone()) {
+                        found.push(format!("{path}: {name}"));
+                    }
+                }
+            }
+            for (key, value) in object {
+                declared_twice(document, value, &format!("{path}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                declared_twice(document, item, &format!("{path}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn no_object_the_daemon_documents_or_answers_carries_a_key_twice() {
+    assert_eq!(
+        duplicate_keys(r#"{"a": 1, "b": [{"c": 1, "c": 2}], "c": 3}"#),
+        [".b[0].c"],
+        "the check finds what it looks for"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+
+    // `GET /v1/plugins` as sent: each install names its plugin once.
+    let (status, text) = daemon.get_text("/v1/plugins");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(duplicate_keys(&text), Vec::<String>::new(), "{text}");
+    let installs: Value = serde_json::from_str(&text).unwrap();
+    let markdown = installs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|install| install["id"] == "markdown-pricing")
+        .unwrap_or_else(|| panic!("{installs}"));
+    assert_eq!(markdown["plugin"], "linli/markdown-pricing", "{markdown}");
+
+    // Every schema the document declares.
+    let (status, document) = daemon.get("/v1/openapi.json");
+    assert_eq!(status, 200, "{document}");
+    let mut found = Vec::new();
+    declared_twice(&document, &document, "", &mut found);
+    assert_eq!(found, Vec::<String>::new(), "schemas declaring a key twice");
+
+    // Every reading route's answer as sent (path parameters filled with 1).
+    for (method, path, _) in ROUTES {
+        if *method != "get" || *path == "/metrics" {
+            continue;
+        }
+        let concrete = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let (_, text) = daemon.get_text(&concrete);
+        assert_eq!(
+            duplicate_keys(&text),
+            Vec::<String>::new(),
+            "GET {concrete}: {text}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! accepts once and the same units are refused the second time; both stores record the
 //! transfer as a stock movement of the batch, and the batch trace follows it across.
 
-use linli_tests::{Daemon, Publishers, Registry, linli_registry, succeed};
+use linli_tests::{Daemon, Publishers, Registry, linli_registry, now_ms, succeed};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +31,11 @@ fn registry_cli(data: &Path, args: &[&str]) -> Value {
 
 /// Every store registered with its key and location.
 fn alliance() -> Publishers {
-    let setup = Publishers::new(&[], &["corner", "market", "far"]);
+    stores_of(Publishers::new(&[], &["corner", "market", "far"]))
+}
+
+/// `setup` with every store registered with its key (named as the store) and location.
+fn stores_of(setup: Publishers) -> Publishers {
     for (name, lat, lon) in STORES {
         let added = registry_cli(
             &setup.registry_data(),
@@ -155,8 +159,13 @@ fn an_offer_is_found_nearby_accepted_once_and_recorded_on_both_sides() {
     );
     assert_eq!(status, 409, "{greedy}");
 
-    // The operator sees both waiting for the market.
-    let (status, pending) = registry.get("/v1/alliance/transfers?state=proposed");
+    // Both wait for the market, as it (signed) and the operator see it.
+    let (status, pending) = registry.signed(
+        "GET",
+        "/v1/alliance/transfers?state=proposed",
+        Some(&setup.secret("market")),
+        b"",
+    );
     assert_eq!(status, 200, "{pending}");
     assert_eq!(pending.as_array().unwrap().len(), 2, "{pending}");
     let listed = registry_cli(
@@ -348,7 +357,12 @@ fn the_operator_sees_shared_figures_never_below_k() {
     );
     assert_eq!(status, 201, "{report}");
     let seen = wait_for("the report to reach the alliance", || {
-        let (status, seen) = registry.get("/v1/alliance/reports");
+        let (status, seen) = registry.signed(
+            "GET",
+            "/v1/alliance/reports",
+            Some(&setup.secret("corner")),
+            b"",
+        );
         assert_eq!(status, 200, "{seen}");
         (!seen["reports"].as_array().unwrap().is_empty()).then_some(seen)
     });
@@ -365,5 +379,120 @@ fn the_operator_sees_shared_figures_never_below_k() {
     assert_eq!(
         registry_cli(&setup.registry_data(), &["reports", "--k", "3"]),
         seen
+    );
+}
+
+/// The alliance's stores, transfers and shared figures answer a request signed by a
+/// member or a store, and nobody else; a store sees its own transfers only.
+#[test]
+fn the_alliance_s_data_answers_only_its_members_and_stores() {
+    let setup = stores_of(Publishers::new(
+        &[("green-lane", "alice", "green-lane")],
+        &["corner", "market", "far", "mallory"],
+    ));
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let [corner, market, far, alice, mallory] =
+        ["corner", "market", "far", "alice", "mallory"].map(|key| setup.secret(key));
+
+    // The market offers eggs (pushed as its outbox would), the corner asks for one.
+    let offer = json!({"offer": "1", "sku": "EGGS-10", "name": "eggs", "category": "fresh",
+        "unit_price": 1500, "batch": "B1", "qty": 10, "expires_at": null});
+    let push = json!({"store": "market", "events": [
+        {"seq": 1, "kind": "stock-offer", "at": now_ms(), "payload": offer}]});
+    let push = push.to_string().into_bytes();
+    let (status, acked) = registry.signed("POST", "/v1/alliance/events", Some(&market), &push);
+    assert_eq!(status, 200, "{acked}");
+    let ask = json!({"store": "market", "offer": "1", "qty": 1})
+        .to_string()
+        .into_bytes();
+    let (status, proposed) = registry.signed("POST", "/v1/alliance/transfers", Some(&corner), &ask);
+    assert_eq!(status, 201, "{proposed}");
+
+    let routes = [
+        "/v1/alliance/stores",
+        "/v1/alliance/reports",
+        "/v1/alliance/transfers",
+        "/v1/alliance/transfers?store=corner&state=proposed",
+    ];
+    for path in routes {
+        for (who, key) in [("nobody", None), ("an unknown key", Some(&mallory))] {
+            let (status, body) = registry.signed("GET", path, key, b"");
+            assert_eq!(status, 401, "{path} by {who}: {body}");
+            assert_eq!(body["code"], "unauthorized", "{path} by {who}: {body}");
+            assert!(body["error"].as_str().is_some(), "{path} by {who}: {body}");
+        }
+        for (who, key) in [("a member", &alice), ("a store", &corner)] {
+            let (status, body) = registry.signed("GET", path, Some(key), b"");
+            assert_eq!(status, 200, "{path} by {who}: {body}");
+        }
+    }
+    // A signature is good for its path only.
+    let for_reports = alice.sign_request("GET", "/v1/alliance/reports", now_ms(), b"");
+    let request = ureq::http::Request::builder()
+        .uri(format!("{}/v1/alliance/stores", registry.url))
+        .header("authorization", for_reports)
+        .body(Vec::new())
+        .unwrap();
+    let (status, body) = registry.run(request);
+    assert_eq!(status, 401, "{body}");
+
+    let transfers = |key, path: &str| -> Vec<i64> {
+        let (status, body) = registry.signed("GET", path, Some(key), b"");
+        assert_eq!(status, 200, "{path}: {body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|transfer| transfer["transfer"].as_i64().unwrap())
+            .collect()
+    };
+    let id = proposed["transfer"].as_i64().unwrap();
+    assert_eq!(transfers(&corner, "/v1/alliance/transfers"), [id]);
+    assert_eq!(
+        transfers(&market, "/v1/alliance/transfers?store=market"),
+        [id]
+    );
+    assert_eq!(transfers(&far, "/v1/alliance/transfers"), Vec::<i64>::new());
+    assert_eq!(transfers(&alice, "/v1/alliance/transfers"), [id]);
+    assert_eq!(
+        transfers(&alice, "/v1/alliance/transfers?store=far"),
+        Vec::<i64>::new()
+    );
+    let (status, body) = registry.signed(
+        "GET",
+        "/v1/alliance/transfers?store=market",
+        Some(&far),
+        b"",
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "forbidden", "{body}");
+
+    // What is not there is a 404 in the error body, never a failure of the server.
+    let (status, body) = registry.signed(
+        "POST",
+        "/v1/alliance/transfers/abc/accept",
+        Some(&market),
+        b"",
+    );
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+    let (status, body) = registry.signed(
+        "POST",
+        "/v1/alliance/transfers/999/accept",
+        Some(&market),
+        b"",
+    );
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
+    let (status, body) = registry.signed("DELETE", "/v1/alliance/stores", Some(&alice), b"");
+    assert_eq!(
+        (status, &body["code"]),
+        (405, &json!("method_not_allowed")),
+        "{body}"
     );
 }

@@ -434,3 +434,56 @@ fn a_mirror_serves_what_it_verified_read_only_and_follows_yanks() {
     assert!(output.status.success());
     wait_for(&|| versions(&mirror, "green-lane/markdown").contains(&("1.1.0".to_string(), true)));
 }
+
+#[test]
+fn a_version_whose_bundle_file_is_gone_answers_404_in_the_error_body() {
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let published = setup.publish(&registry.url, &bundle, "alice").unwrap();
+    let sha256 = published["sha256"].as_str().unwrap();
+    let file = setup
+        .registry_data()
+        .join("blobs")
+        .join(format!("{sha256}.linli"));
+    std::fs::remove_file(&file).unwrap();
+    let (status, body) = registry.get("/v1/plugins/green-lane/markdown/1.0.0");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "not_found", "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("green-lane/markdown 1.0.0"), "{body}");
+    assert!(!error.contains(&file.display().to_string()), "{body}");
+}
+
+/// `linli plugin publish`: a registry that is not there is named with how to point at
+/// another; a registry that answered and refused is not suspected of not running.
+#[test]
+fn publish_errors_hint_at_the_registry_only_when_it_did_not_answer() {
+    let setup = setup();
+    let bundle = setup.bundle(
+        "green-lane/markdown",
+        "1.0.0",
+        markdown(),
+        Some("alice"),
+        unchanged,
+    );
+    let nowhere = format!("http://127.0.0.1:{}", linli_tests::free_port());
+    let err = setup.publish(&nowhere, &bundle, "alice").unwrap_err();
+    assert!(err.contains(&nowhere), "{err}");
+    assert!(err.contains("--registry"), "{err}");
+    assert!(err.contains("linli-registry serve"), "{err}");
+
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    setup.publish(&registry.url, &bundle, "alice").unwrap();
+    let err = setup.publish(&registry.url, &bundle, "alice").unwrap_err();
+    assert!(err.contains("(409"), "{err}");
+    assert!(err.contains("already published"), "{err}");
+    assert!(!err.contains("running"), "{err}");
+    assert!(!err.contains("--registry"), "{err}");
+}

@@ -107,9 +107,14 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// The registry's view of the store.
-fn seen(registry: &Registry) -> Value {
-    let (status, stores) = registry.get("/v1/alliance/stores");
+/// The registry's view of the store, asked with the store's key.
+fn seen(registry: &Registry, setup: &Publishers) -> Value {
+    let (status, stores) = registry.signed(
+        "GET",
+        "/v1/alliance/stores",
+        Some(&setup.secret("corner")),
+        b"",
+    );
     assert_eq!(status, 200, "{stores}");
     stores
         .as_array()
@@ -171,9 +176,9 @@ fn a_registered_store_pushes_its_reports_and_marks_them_acknowledged() {
     wait_until(
         "the registry to acknowledge seq 3",
         Duration::from_secs(30),
-        || seen(&registry)["acked"] == 3,
+        || seen(&registry, &setup)["acked"] == 3,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["events"], 3, "{view}");
     assert!(view["pushed_at"].as_i64().is_some(), "{view}");
     assert_eq!(
@@ -206,7 +211,7 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
     wait_until(
         "the first report acknowledged",
         Duration::from_secs(30),
-        || seen(&registry)["acked"] == 1,
+        || seen(&registry, &setup)["acked"] == 1,
     );
 
     // The server goes away; the store keeps selling and reporting, all answered.
@@ -231,14 +236,14 @@ fn the_outbox_drains_after_an_outage_with_every_event_kept_exactly_once() {
 
     let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
     wait_until("the outbox to drain", Duration::from_secs(90), || {
-        seen(&registry)["acked"] == 6
+        seen(&registry, &setup)["acked"] == 6
     });
     wait_until(
         "the store to mark everything acknowledged",
         Duration::from_secs(10),
         || pending(&daemon) == 0,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["events"], 6, "{view}");
     kept_exactly_once(&setup, &store_data, 6);
 }
@@ -253,7 +258,7 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
         sell_and_report(&daemon, round);
     }
     wait_until("seq 2 acknowledged", Duration::from_secs(30), || {
-        seen(&registry)["acked"] == 2
+        seen(&registry, &setup)["acked"] == 2
     });
     // The operator's nightly copy, taken with the server stopped.
     assert!(registry.stop().success());
@@ -265,7 +270,7 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
         sell_and_report(&daemon, round);
     }
     wait_until("seq 4 acknowledged", Duration::from_secs(30), || {
-        seen(&registry)["acked"] == 4
+        seen(&registry, &setup)["acked"] == 4
     });
     wait_until("the store to mark seq 4", Duration::from_secs(10), || {
         pending(&daemon) == 0
@@ -277,12 +282,12 @@ fn a_server_restored_from_an_older_copy_gets_the_events_it_lost_again() {
     std::fs::remove_dir_all(setup.registry_data()).unwrap();
     copy_dir(&backup, &setup.registry_data());
     let registry = Registry::start_on(&listen, &setup.registry_data(), &[]);
-    assert_eq!(seen(&registry)["acked"], 2);
+    assert_eq!(seen(&registry, &setup)["acked"], 2);
     sell_and_report(&daemon, 4);
     wait_until(
         "the lost events sent again",
         Duration::from_secs(60),
-        || seen(&registry)["acked"] == 5,
+        || seen(&registry, &setup)["acked"] == 5,
     );
     wait_until(
         "the store to mark everything",
@@ -438,7 +443,7 @@ fn forged_and_foreign_pushes_are_refused_and_a_replayed_one_is_kept_once() {
     let three = batch(STORE, &[3]);
     let (_, answer) = push(&registry, &corner, now_ms(), &three, &three);
     assert_eq!(answer, json!({"acked": 4}));
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(
         (view["acked"].clone(), view["events"].clone()),
         (json!(4), json!(4))
@@ -535,7 +540,7 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
             started.elapsed()
         );
         std::thread::sleep(Duration::from_millis(5));
-        acked = seen(&registry)["acked"].as_i64().unwrap();
+        acked = seen(&registry, &setup)["acked"].as_i64().unwrap();
     }
     let acked_at_kill = match victim {
         Victim::Store => {
@@ -546,7 +551,7 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
                     row.get(0)
                 })
                 .unwrap();
-            let acked = seen(&registry)["acked"].as_i64().unwrap();
+            let acked = seen(&registry, &setup)["acked"].as_i64().unwrap();
             if unacked == 0 || acked == backlog {
                 return None;
             }
@@ -573,14 +578,14 @@ fn killed_mid_push(victim: Victim, backlog: i64) -> Option<i64> {
             "the server to acknowledge all {backlog} events after the {victim:?} was killed at {acked_at_kill}"
         ),
         Duration::from_secs(300),
-        || seen(&registry)["acked"] == backlog,
+        || seen(&registry, &setup)["acked"] == backlog,
     );
     wait_until(
         "the store to mark everything acknowledged",
         Duration::from_secs(30),
         || pending(&daemon) == 0,
     );
-    let view = seen(&registry);
+    let view = seen(&registry, &setup);
     assert_eq!(view["acked"], backlog, "{view}");
     assert_eq!(view["events"], backlog, "{view}");
     kept_exactly_once(&setup, &store_data, backlog);
@@ -617,4 +622,134 @@ fn a_store_killed_mid_push_resends_and_nothing_is_lost_or_kept_twice() {
 #[test]
 fn a_server_killed_mid_apply_loses_nothing_and_keeps_nothing_twice() {
     survives_a_kill_mid_push(Victim::Server);
+}
+
+/// Each of `members` (pseudonyms) buys one `sku` at the store.
+fn members_buy(daemon: &Daemon, sku: &str, members: &[String]) {
+    for member in members {
+        let sale = json!({
+            "lines": [{"sku": sku, "qty": 1}],
+            "customer": {"pseudonym": member, "elderly_or_disabled": false, "tier": "Silver"},
+        });
+        let (status, body) = daemon.post("/v1/checkout/commit", &sale);
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+fn pseudonyms(prefix: &str, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|index| format!("{prefix}-{index}"))
+        .collect()
+}
+
+/// The store's k is 5. Its data-sharing plugin is set to share groups of 2 and rounds
+/// counts to 5 (its default): three customers of dairy would show as five, and pass
+/// any check on that figure, at the store and at the alliance. The host counts them
+/// itself, so the row stays home.
+#[test]
+fn a_plugin_rounding_small_groups_up_gets_none_of_them_past_the_host() {
+    let setup = alliance();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let (daemon, _) = store(&setup, &registry.url);
+    let (status, install) = daemon.put("/v1/plugins/data-sharing/config", &json!({"k": 2}));
+    assert_eq!(status, 200, "{install}");
+    members_buy(&daemon, "MILK-1L", &pseudonyms("dairy", 3));
+    members_buy(&daemon, "EGGS-10", &pseudonyms("fresh", 5));
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get(zone()).unwrap())
+        .date()
+        .to_string();
+    let (status, report) = daemon.post(
+        "/v1/sharing/reports",
+        &json!({"first_day": today, "last_day": today}),
+    );
+    assert_eq!(status, 201, "{report}");
+    let categories: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["fresh"], "{report}");
+    assert_eq!(report["dropped_by_host"], 1, "{report}");
+
+    let seq = report["seq"].as_i64().unwrap();
+    wait_until(
+        "the registry to acknowledge the report",
+        Duration::from_secs(30),
+        || seen(&registry, &setup)["acked"].as_i64() >= Some(seq),
+    );
+    let (status, seen) = registry.signed(
+        "GET",
+        "/v1/alliance/reports",
+        Some(&setup.secret("corner")),
+        b"",
+    );
+    assert_eq!(status, 200, "{seen}");
+    let shared: Vec<&Value> = seen["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|received| received["rows"].as_array().unwrap())
+        .collect();
+    assert!(!shared.is_empty(), "{seen}");
+    assert!(
+        shared.iter().all(|row| row["category"] != "dairy"),
+        "three customers' dairy reached the alliance: {seen}"
+    );
+}
+
+/// The store's k is 5. On one day a single customer bought household goods and five
+/// bought dairy: the day's sales reach the alliance with dairy alone.
+#[test]
+fn a_day_s_sales_reach_the_alliance_without_categories_fewer_than_k_bought() {
+    let setup = alliance();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let (config, data) = store_config(&setup, &registry.url);
+    let daemon = start_store(&config, &data);
+    members_buy(&daemon, "TISSUE-10", &pseudonyms("household", 1));
+    members_buy(&daemon, "MILK-1L", &pseudonyms("dairy", 5));
+    assert!(daemon.stop().success());
+
+    // The sales move to yesterday, and the store last queued the day before: the
+    // daemon queues yesterday as it starts.
+    let zone = jiff::tz::TimeZone::get(zone()).unwrap();
+    let today = jiff::Timestamp::now().to_zoned(zone).date();
+    let yesterday = today.yesterday().unwrap();
+    let conn = rusqlite::Connection::open(data.join("linli.db")).unwrap();
+    conn.execute("UPDATE sale SET at = at - 86400000", [])
+        .unwrap();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('outbox.daily-sales-through', ?1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [yesterday.yesterday().unwrap().to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let _daemon = start_store(&config, &data);
+
+    wait_until(
+        "the day's sales to reach the alliance",
+        Duration::from_secs(30),
+        || seen(&registry, &setup)["acked"].as_i64() >= Some(1),
+    );
+    let arrived = events(
+        &setup.registry_data().join("registry.db"),
+        "SELECT seq, kind, payload FROM alliance_event",
+    );
+    let days: Vec<&Value> = arrived
+        .iter()
+        .filter(|(_, kind, _)| kind == "daily-sales")
+        .map(|(_, _, payload)| payload)
+        .collect();
+    assert_eq!(days.len(), 1, "{arrived:?}");
+    assert_eq!(days[0]["day"], yesterday.to_string(), "{arrived:?}");
+    let categories: Vec<&str> = days[0]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|category| category["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(categories, ["dairy"], "{arrived:?}");
+    assert_eq!(days[0]["categories"][0]["sales"], 5, "{arrived:?}");
 }

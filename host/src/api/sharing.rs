@@ -1,7 +1,8 @@
 //! Data sharing: the store's sales aggregates for a range of days go to the
-//! data-sharing plugin, which chooses what the alliance sees; the host then drops every
-//! row with fewer than k distinct customers, whatever the plugin returned, and queues
-//! the report in the outbox, in the same transaction, for sync to send.
+//! data-sharing plugin, which chooses what the alliance sees; the host then counts the
+//! distinct customers behind each row in its own sales and drops every row with fewer
+//! than k, whatever the plugin returned, and queues the report in the outbox, in the
+//! same transaction, for sync to send.
 
 use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
 use axum::Json;
@@ -61,7 +62,8 @@ async fn build(
                 install,
                 report,
             };
-            let queued = sharing::queue(conn, built, state.sharing.k, now)?;
+            let queued =
+                sharing::queue(conn, &state.sharing.time_zone, built, state.sharing.k, now)?;
             Ok((StatusCode::CREATED, Json(queued)))
         })
         .await

@@ -4,6 +4,7 @@
 
 use super::finish;
 use clap::Args;
+use linli_alliance::{ApiErrorBody, ErrorCode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -74,6 +75,7 @@ pub fn install(args: InstallArgs, command: &str) -> ExitCode {
             let path = format!("/v1/plugins/install/bundle?{}", query.join("&"));
             call(
                 &args.daemon,
+                Reaches::Daemon,
                 "POST",
                 &path,
                 "application/octet-stream",
@@ -90,6 +92,7 @@ pub fn install(args: InstallArgs, command: &str) -> ExitCode {
             let body = body.to_string().into_bytes();
             call(
                 &args.daemon,
+                Reaches::Registry(args.registry.as_deref()),
                 "POST",
                 "/v1/plugins/install",
                 "application/json",
@@ -112,6 +115,7 @@ pub fn shadow(args: ShadowArgs) -> ExitCode {
             let path = format!("{base}/bundle");
             call(
                 &args.daemon,
+                Reaches::Daemon,
                 "POST",
                 &path,
                 "application/octet-stream",
@@ -124,7 +128,15 @@ pub fn shadow(args: ShadowArgs) -> ExitCode {
                 "allow_yanked": args.allow_yanked,
             });
             let body = body.to_string().into_bytes();
-            call(&args.daemon, "POST", &base, "application/json", body)?
+            let reaches = Reaches::Registry(args.registry.as_deref());
+            call(
+                &args.daemon,
+                reaches,
+                "POST",
+                &base,
+                "application/json",
+                body,
+            )?
         };
         print(&answer);
         Ok(())
@@ -143,7 +155,14 @@ pub fn about(args: RollbackArgs, action: &str) -> ExitCode {
             _ => ("POST", format!("/v1/plugins/{install}/{action}")),
         };
         let body = b"{}".to_vec();
-        let answer = call(&args.daemon, method, &path, "application/json", body)?;
+        let answer = call(
+            &args.daemon,
+            Reaches::Daemon,
+            method,
+            &path,
+            "application/json",
+            body,
+        )?;
         print(&answer);
         Ok(())
     })();
@@ -162,9 +181,22 @@ fn print(answer: &serde_json::Value) {
     );
 }
 
+/// Where a request to the daemon leads.
+#[derive(Clone, Copy)]
+enum Reaches<'a> {
+    /// The daemon alone.
+    Daemon,
+    /// A registry, through the daemon: the one asked for with `--registry`, or none for
+    /// the daemon's own (`[plugins] registry`).
+    Registry(Option<&'a str>),
+}
+
 /// A request to the daemon with its admin token; the JSON answer or the daemon's error.
+/// Where a hint helps, it says what to check: whether the daemon runs there when nothing
+/// answered, how to name another registry when the daemon could not reach one.
 fn call(
     daemon: &DaemonArgs,
+    reaches: Reaches<'_>,
     method: &str,
     path: &str,
     content_type: &str,
@@ -185,32 +217,85 @@ fn call(
         .header("content-type", content_type)
         .body(body)
         .map_err(|err| format!("{url}: {err}"))?;
-    exchange(request, "the daemon")
-        .map_err(|err| format!("{err} (is `linli daemon` running at {}?)", daemon.daemon))
+    exchange(request, "the daemon").map_err(|err| match (&err, reaches) {
+        (ExchangeError::Unreachable { .. }, _) => format!(
+            "{err} (is `linli daemon` running at {}? name another with --daemon URL)",
+            daemon.daemon
+        ),
+        (
+            ExchangeError::Refused {
+                code: Some(ErrorCode::BadGateway),
+                ..
+            },
+            Reaches::Registry(registry),
+        ) => {
+            let which = match registry {
+                Some(registry) => format!("the registry {registry}"),
+                None => "its registry (`[plugins] registry` in its config)".to_string(),
+            };
+            format!(
+                "{err} (the daemon could not use {which}; point at another with --registry URL)"
+            )
+        }
+        (ExchangeError::Refused { .. }, _) => err.to_string(),
+    })
+}
+
+/// Why a request got no answer to use.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// Nothing answered: the connection was refused or broke, or the URL is wrong.
+    #[error("{url}: {message}")]
+    Unreachable { url: String, message: String },
+    /// The server answered with an error status and said why.
+    #[error("{server} refused ({status}): {message}")]
+    Refused {
+        server: &'static str,
+        status: ureq::http::StatusCode,
+        /// The error body's code, when the answer was one.
+        code: Option<ErrorCode>,
+        message: String,
+    },
 }
 
 /// Send a request and read its JSON answer; a refusal is the server's own words.
 pub fn exchange(
     request: ureq::http::Request<Vec<u8>>,
-    server: &str,
-) -> Result<serde_json::Value, String> {
+    server: &'static str,
+) -> Result<serde_json::Value, ExchangeError> {
     let url = request.uri().to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(std::time::Duration::from_secs(120)))
         .build()
         .into();
-    let mut response = agent.run(request).map_err(|err| format!("{url}: {err}"))?;
+    let mut response = agent
+        .run(request)
+        .map_err(|err| ExchangeError::Unreachable {
+            url,
+            message: err.to_string(),
+        })?;
     let status = response.status();
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let answer: serde_json::Value =
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     if !status.is_success() {
-        let message = answer["error"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or(answer.to_string());
-        return Err(format!("{server} refused ({status}): {message}"));
+        return Err(
+            match serde_json::from_value::<ApiErrorBody>(answer.clone()) {
+                Ok(body) => ExchangeError::Refused {
+                    server,
+                    status,
+                    code: Some(body.code),
+                    message: body.error,
+                },
+                Err(_) => ExchangeError::Refused {
+                    server,
+                    status,
+                    code: None,
+                    message: answer.as_str().map_or(answer.to_string(), str::to_string),
+                },
+            },
+        );
     }
     Ok(answer)
 }

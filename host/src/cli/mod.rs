@@ -151,7 +151,8 @@ struct DaemonArgs {
     /// [sensors.cold-chain]: min-celsius = 0.0, max-celsius = 8.0, after-minutes = 15;
     /// [sensors.cold-chain.devices.DEVICE]: min-celsius, max-celsius, after-minutes for one
     /// device (sim-freezer-1 holds -25 to -15 °C).
-    /// [sharing]: k = 5 (rows with fewer customers never leave the store).
+    /// [sharing]: k = 5 (nothing fewer customers bought leaves the store: report rows,
+    /// daily sales per category).
     /// [plugins]: registry = "http://127.0.0.1:7979", grantable = ["kv", "inventory-read"],
     /// max-component-bytes = 16777216, compile-timeout-ms = 60000.
     #[arg(long, value_name = "FILE")]

@@ -3,7 +3,7 @@
 
 use super::bundle::read_bundle;
 use super::finish;
-use super::lifecycle::exchange;
+use super::lifecycle::{ExchangeError, exchange};
 use clap::Args;
 use linli_sdk::bundle::SecretKey;
 use std::path::PathBuf;
@@ -83,5 +83,10 @@ fn signed(
         .header("content-type", "application/octet-stream")
         .body(body)
         .map_err(|err| format!("{url}: {err}"))?;
-    exchange(request, "the registry")
+    exchange(request, "the registry").map_err(|err| match err {
+        ExchangeError::Unreachable { .. } => format!(
+            "{err} (is `linli-registry serve` running at {registry}? point at another registry with --registry URL)"
+        ),
+        ExchangeError::Refused { .. } => err.to_string(),
+    })
 }

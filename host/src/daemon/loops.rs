@@ -56,7 +56,8 @@ pub(super) async fn sensor_upkeep(state: AppState, config: SensorConfig) {
     }
 }
 
-/// Once a minute, queue the sales of each store day that ended for the alliance.
+/// Once a minute, queue the sales of each store day that ended for the alliance, every
+/// category bought by fewer than the store's k customers left out.
 pub(super) async fn daily_sales(state: AppState) {
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -64,8 +65,14 @@ pub(super) async fn daily_sales(state: AppState) {
         ticks.tick().await;
         let queued = state
             .with_db(|conn, state| {
-                linli_store::outbox::queue_daily_sales(conn, &state.sharing.time_zone, now_ms())
-                    .map_err(api::ApiError::Internal)
+                let sharing = &state.sharing;
+                linli_store::outbox::queue_daily_sales(
+                    conn,
+                    &sharing.time_zone,
+                    sharing.k,
+                    now_ms(),
+                )
+                .map_err(api::ApiError::Internal)
             })
             .await;
         match queued {

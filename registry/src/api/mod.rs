@@ -2,6 +2,11 @@
 //! publish and yank (`plugins`), members and stores (`members`), the events stores push
 //! (`events`), the stock pool (`pool`) and the operator's reports (`reports`). This
 //! module holds what they share: the state, the error, and who signed a request.
+//!
+//! The plugin index and what a mirror pulls (members, their public keys and
+//! namespaces) are public; everything about the alliance's stores (their push state,
+//! transfers, shared figures) answers only a request signed by a member's or a store's
+//! key ([`caller`]), and 401 to anyone else.
 
 mod events;
 mod members;
@@ -77,6 +82,12 @@ pub fn router(state: AppState) -> Router {
         .merge(pool::routes())
         .merge(reports::routes())
         .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
+        .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
+            ApiError::MethodNotAllowed(format!(
+                "{method} {}: not a method of this route",
+                uri.path()
+            ))
+        })
         .layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES))
         .with_state(state)
 }
@@ -171,7 +182,7 @@ pub(crate) fn signer(
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| {
             ApiError::Unauthorized(
-                "authorization: missing; sign the request with a member key (`linli plugin publish --key`)".into(),
+                "authorization: missing; sign the request with a member's key (`linli plugin publish --key`) or a store's (the daemon's `[alliance] key`)".into(),
             )
         })?;
     verify_request(header, method.as_str(), uri.path(), body, now_ms())
@@ -206,4 +217,35 @@ pub(crate) fn store_named_by(conn: &Connection, key: &PublicKey) -> Result<Strin
             key.id()
         ))
     })
+}
+
+/// Who a signed request for the alliance's data is from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Caller {
+    /// A member (`linli-registry member add`): sees the whole alliance.
+    Member(String),
+    /// A store (`linli-registry store add`): sees the alliance's shared figures and
+    /// stores, and its own transfers.
+    Store(String),
+}
+
+/// The member or store a request without a body is signed by: the alliance's data is
+/// theirs alone. Unsigned, forged, stale, or signed by a key of nobody here: 401.
+pub(crate) fn caller(
+    conn: &Connection,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+) -> Result<Caller, ApiError> {
+    let key = signer(headers, method, uri, b"")?;
+    if let Some(member) = db::member_of_key(conn, &key.to_hex())? {
+        return Ok(Caller::Member(member));
+    }
+    if let Some(store) = db::store_of_key(conn, &key.to_hex())? {
+        return Ok(Caller::Store(store));
+    }
+    Err(ApiError::Unauthorized(format!(
+        "key {} is neither a member's nor a store's key here; the alliance's data is for its members and stores: ask the operator to add the key (`linli-registry member add` or `store add`)",
+        key.id()
+    )))
 }

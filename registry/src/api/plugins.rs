@@ -3,6 +3,7 @@
 //! pulls.
 
 use super::{ApiError, AppState, blocking, now_ms, read_only, signer};
+use crate::blobs::ReadError;
 use crate::db::{self, Member, Version};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -129,7 +130,16 @@ async fn download(
         })
         .await?;
     let (blobs, sha256) = (state.blobs.clone(), found.sha256.clone());
-    let bytes = blocking(move || blobs.read(&sha256).map_err(ApiError::Internal)).await?;
+    let label = format!("{}/{} {}", found.namespace, found.name, found.version);
+    let bytes = blocking(move || {
+        blobs.read(&sha256).map_err(|err| match err {
+            ReadError::Missing(_) => ApiError::NotFound(format!(
+                "plugin {label}: its bundle file is missing from this registry's storage; ask the operator to restore it"
+            )),
+            ReadError::Failed(message) => ApiError::Internal(message),
+        })
+    })
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),

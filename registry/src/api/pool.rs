@@ -1,7 +1,8 @@
 //! The stock pool over HTTP: a store (signed) searches offers near it, asks for units,
-//! and accepts or declines what is asked of its offers; anyone lists transfers.
+//! accepts or declines what is asked of its offers, and lists its transfers; a member
+//! (signed) lists every transfer.
 
-use super::{ApiError, AppState, now_ms, read_only, store_of};
+use super::{ApiError, AppState, Caller, caller, now_ms, read_only, store_of};
 use crate::pool;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -84,9 +85,14 @@ async fn decide(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    Path((transfer, decision)): Path<(i64, String)>,
+    Path((transfer, decision)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<pool::Transfer>, ApiError> {
+    let Ok(transfer) = transfer.parse::<i64>() else {
+        return Err(ApiError::NotFound(format!(
+            "transfers/{transfer}: no such transfer; a transfer's id is a number"
+        )));
+    };
     let Some(decision) = Decision::parse(&decision) else {
         return Err(ApiError::NotFound(format!(
             "transfers/{transfer}/{decision}: no such route; a transfer is accepted or declined"
@@ -107,10 +113,14 @@ async fn decide(
         .await
 }
 
-/// Transfers of the pool, newest first: the operator's view of pending ones, and where
-/// a store finds what it must accept and what was accepted.
+/// Transfers of the pool, newest first: where a store (signed) finds what it must accept
+/// and what was accepted, of its own transfers only (`store` is itself, or left out);
+/// a member (signed) sees any store's, or all.
 async fn transfers(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<TransferQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<pool::Transfer>>, ApiError> {
     let Query(query) = query.map_err(|err| ApiError::BadRequest(err.body_text()))?;
@@ -122,9 +132,20 @@ async fn transfers(
         .map_err(ApiError::BadRequest)?;
     state
         .with_db(move |conn, _| {
+            let store = match caller(conn, &headers, &method, &uri)? {
+                Caller::Member(_) => query.store,
+                Caller::Store(own) => match query.store {
+                    Some(asked) if asked != own => {
+                        return Err(ApiError::Forbidden(format!(
+                            "store={asked}: the key is store {own}'s, and a store sees its own transfers only"
+                        )));
+                    }
+                    _ => Some(own),
+                },
+            };
             Ok(Json(pool::transfers(
                 conn,
-                query.store.as_deref(),
+                store.as_deref(),
                 wanted,
                 query.decided_after,
             )?))

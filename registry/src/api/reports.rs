@@ -1,8 +1,9 @@
 //! The operator's view of the stores' shared figures.
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, caller};
 use crate::reports::{self, Reports};
 use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -11,9 +12,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The stores' shared figures, never below k: sales per category and week, and the
-/// data-sharing reports received.
-async fn reports(State(state): State<AppState>) -> Result<Json<Reports>, ApiError> {
+/// data-sharing reports received. Signed by a member or a store.
+async fn reports(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<Reports>, ApiError> {
     state
-        .with_db(|conn, state| Ok(Json(reports::reports(conn, state.k)?)))
+        .with_db(move |conn, state| {
+            caller(conn, &headers, &method, &uri)?;
+            Ok(Json(reports::reports(conn, state.k)?))
+        })
         .await
 }
