@@ -665,6 +665,7 @@ fn components_over_the_size_cap_or_the_compile_timeout_are_refused_and_the_daemo
     let counter = install_of(&plugins, "counter");
     assert_eq!(counter["limits"]["kv-bytes"], 4 << 20, "{counter}");
     assert_eq!(counter["kv"]["keys"], 0, "{counter}");
+}
 
 /// The CLI's hints name what to check only where that is the trouble: whether the
 /// daemon runs when nothing answered, how to name another registry when the daemon
