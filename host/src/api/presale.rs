@@ -87,7 +87,8 @@ async fn open(
                 min_qty: opening.min_qty,
                 weekly_volume: opening.weekly_volume,
             };
-            let view = presale::open(conn, wanted, now_ms())?;
+            let campaign = presale::check_opening(conn, wanted, now_ms())?;
+            let view = presale::open(conn, &campaign)?;
             Ok((StatusCode::CREATED, Json(view)))
         })
         .await
