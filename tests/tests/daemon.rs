@@ -911,3 +911,172 @@ fn a_sigterm_as_soon_as_the_daemon_says_it_listens_is_a_clean_exit() {
         assert!(status.success(), "start {start}: {status:?}");
     }
 }
+
+/// An error answer is JSON of the promised shape, with this code.
+fn assert_json_error(what: &str, content_type: &str, body: &Value, code: &str) {
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: content-type {content_type:?}, body {body}"
+    );
+    assert_eq!(body["code"], code, "{what}: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|error| !error.is_empty()),
+        "{what}: {body}"
+    );
+}
+
+#[test]
+fn every_error_is_json_with_its_code_whoever_refused_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let token = format!("Bearer {}", daemon.token);
+
+    // Path parameters that are no number, or no UTF-8.
+    let request = daemon
+        .request("POST", "/v1/pool/transfers/9223372036854775808/accept")
+        .header("authorization", &token)
+        .body(Vec::new())
+        .unwrap();
+    let (status, content_type, body) = daemon.run(request);
+    assert_eq!(status, 404, "{body}");
+    assert_json_error("an i64 too large", &content_type, &body, "not_found");
+    for path in [
+        "/v1/checkout/sales/x",
+        "/v1/checkout/sales/99999999999999999999",
+    ] {
+        let (status, content_type, body) =
+            daemon.run(daemon.request("GET", path).body(Vec::new()).unwrap());
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_json_error(path, &content_type, &body, "not_found");
+    }
+    for path in ["/v1/inventory/skus/%FF", "/v1/trace/batches/%C3%28"] {
+        let (status, content_type, body) =
+            daemon.run(daemon.request("GET", path).body(Vec::new()).unwrap());
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_json_error(path, &content_type, &body, "bad_request");
+    }
+
+    // A method a route does not take, on open and on guarded routes: JSON and `Allow`.
+    for (method, path, allowed) in [
+        ("PUT", "/v1/checkout/quote", "POST"),
+        ("DELETE", "/v1/checkout/commit", "POST"),
+        ("PATCH", "/v1/presale/campaigns", "GET,HEAD,POST"),
+        ("POST", "/healthz", "GET,HEAD"),
+    ] {
+        let request = daemon.request(method, path).body(Vec::new()).unwrap();
+        let (status, content_type, body) = daemon.run(request);
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_json_error(path, &content_type, &body, "method_not_allowed");
+        let (_, head, _) = daemon.raw(
+            format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        let allow = head
+            .lines()
+            .find_map(|line| line.strip_prefix("allow: "))
+            .unwrap_or_default()
+            .replace(' ', "");
+        let mut allow: Vec<&str> = allow.split(',').collect();
+        allow.sort();
+        assert_eq!(
+            allow.join(","),
+            allowed.to_lowercase(),
+            "{method} {path}: {head}"
+        );
+    }
+
+    // A body past the router's limit is 413, not 400, and says the limit: answered
+    // before the body is sent (the client asked to be told first).
+    let (line, head, body) = daemon.raw(
+        format!(
+            "POST /v1/checkout/quote HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+            3 << 20
+        )
+        .as_bytes(),
+    );
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body:?}"));
+    assert_eq!(body["code"], "payload_too_large", "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("2097152"),
+        "{body}"
+    );
+
+    // What hyper answers itself, before any route: a URI past what it reads, a request
+    // line that is no HTTP.
+    let long = format!(
+        "GET /v1/inventory/skus/{} HTTP/1.1\r\nhost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    for (request, status, code) in [
+        (long.into_bytes(), "414", "uri_too_long"),
+        (b"\x01\x02 nonsense\r\n\r\n".to_vec(), "400", "bad_request"),
+    ] {
+        let (line, head, body) = daemon.raw(&request);
+        assert!(line.starts_with(&format!("HTTP/1.1 {status}")), "{line}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body:?}"));
+        assert_eq!(body["code"], code, "{body}");
+    }
+
+    // And still: an unknown route, a refused token.
+    let (status, content_type, body) = daemon.run(
+        daemon
+            .request("GET", "/v2/nothing")
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    assert_json_error("an unknown route", &content_type, &body, "not_found");
+    let (status, body) = daemon.post_raw("/v1/checkout/commit", "{}", false);
+    assert_eq!(
+        (status, &body["code"]),
+        (401, &json!("unauthorized")),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_every_paged_route_refuses_a_limit_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let request = daemon
+            .request("POST", "/v1/plugins/markdown-pricing/enable")
+            .header("authorization", format!("{scheme} {}", daemon.token))
+            .body(Vec::new())
+            .unwrap();
+        let (status, _, body) = daemon.run(request);
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let request = daemon
+        .request("POST", "/v1/plugins/markdown-pricing/enable")
+        .header("authorization", format!("Basic {}", daemon.token))
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(daemon.run(request).0, 401);
+
+    let (status, body) = daemon.post(
+        "/v1/sensors/readings",
+        &json!({"readings": [{"device": "fridge-1", "kind": "temperature", "value": 4.0, "at": now_ms()}]}),
+    );
+    assert_eq!(status, 201, "{body}");
+    for (path, limit, most) in [
+        ("/v1/sensors/alerts", 1000, "1000"),
+        ("/v1/sensors/devices/fridge-1/readings", 10_000, "10000"),
+    ] {
+        for wrong in [0, limit + 1] {
+            let (status, body) = daemon.get(&format!("{path}?limit={wrong}"));
+            assert_eq!(status, 400, "{path}?limit={wrong}: {body}");
+            assert_eq!(body["code"], "bad_request");
+            let error = body["error"].as_str().unwrap();
+            assert!(error.contains("limit") && error.contains(most), "{error}");
+        }
+        let (status, body) = daemon.get(&format!("{path}?limit={limit}"));
+        assert_eq!(status, 200, "{path}?limit={limit}: {body}");
+    }
+}

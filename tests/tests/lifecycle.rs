@@ -557,3 +557,70 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
     assert_eq!(slow["tripped"], true, "{slow}");
     assert_eq!(slow["failures"], skipped.len(), "{slow}");
 }
+
+/// `wasm` with a custom section of `bytes` bytes that do not compress: a component as
+/// large as a real one with its debug info or data.
+fn padded(wasm: &[u8], bytes: usize) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut payload = Vec::with_capacity(bytes);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    while payload.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        payload.extend_from_slice(&state.to_le_bytes());
+    }
+    payload.truncate(bytes);
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.extend_from_slice(&payload);
+    let mut padded = wasm.to_vec();
+    padded.push(0);
+    leb128(section.len(), &mut padded);
+    padded.extend_from_slice(&section);
+    padded
+}
+
+#[test]
+fn a_bundle_of_megabytes_installs_from_a_file_and_one_past_the_format_is_refused_as_json() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), "http://127.0.0.1:9");
+    trust(&store, &publishers.key_file("alice", true));
+    let wasm = padded(reference("markdown-pricing").wasm, 3 << 20);
+    let bundle = publishers.bundle("green-lane/big", "1.0.0", &wasm, Some("alice"), unchanged);
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    assert!(size > 3 << 20, "the bundle is {size} bytes");
+    let installed = plugin(&daemon, &store, &["install", bundle.to_str().unwrap()]).unwrap();
+    assert_eq!(installed["install"], "big");
+    assert_eq!(installed["version"], "1.0.0");
+
+    // Past the most a bundle may be: refused before it is read, in the API's JSON.
+    let (line, head, body) = daemon.raw(
+        format!(
+            "POST /v1/plugins/install/bundle HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+             content-type: application/octet-stream\r\ncontent-length: {}\r\n\
+             expect: 100-continue\r\n\r\n",
+            daemon.token,
+            linli_sdk::bundle::MAX_BUNDLE_BYTES + 1
+        )
+        .as_bytes(),
+    );
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
+}

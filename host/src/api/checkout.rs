@@ -1,7 +1,7 @@
 //! Checkout: quote a basket through the pricing pipeline (prices and the adjustment
 //! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, Invalid, NotJson, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -93,7 +93,7 @@ struct Sale {
 )]
 async fn receipt(
     State(state): State<AppState>,
-    Number(sale): Number,
+    InPath(sale): InPath<i64>,
 ) -> Result<Json<sales::Receipt>, ApiError> {
     state
         .read_db(move |conn, _| {

@@ -2,9 +2,9 @@
 //! and whether an emergency meets the 30-minute promise), list those in progress
 //! (emergencies first), mark one delivered.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
@@ -130,7 +130,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiEr
 )]
 async fn delivered(
     State(state): State<AppState>,
-    Path(delivery): Path<String>,
+    InPath(delivery): InPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .with_db(move |conn, _| {

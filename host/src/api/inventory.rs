@@ -1,9 +1,9 @@
 //! Inventory: SKUs, stock by batch with expiry, receiving a delivery; the batches about
 //! to expire with the markdown pricing gives them now, and the slowest movers.
 
-use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, NotJson, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, InPath, NotJson, Params, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::BasketLine;
 use linli_runtime::{QuoteRequest, World};
@@ -81,7 +81,7 @@ async fn list_skus(State(state): State<AppState>) -> Result<Json<Vec<SkuStock>>,
 )]
 async fn one_sku(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
+    InPath(sku): InPath<String>,
 ) -> Result<Json<SkuDetail>, ApiError> {
     state
         .read_db(move |conn, _| {
@@ -195,7 +195,7 @@ struct StockOut {
 )]
 async fn move_stock(
     State(state): State<AppState>,
-    Path(batch): Path<String>,
+    InPath(batch): InPath<String>,
     Body(out): Body<StockOut>,
 ) -> Result<(StatusCode, Json<Batch>), ApiError> {
     if out.qty == 0 {

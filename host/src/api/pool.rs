@@ -5,10 +5,12 @@
 //! arbitrates, so they need it online. Accepted transfers become stock movements of
 //! the batch on both sides (the batch trace lists them).
 
-use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, Invalid, NotJson, Params, now_ms};
+use super::{
+    ApiError, ApiErrorBody, AppState, BadQuery, Body, InPath, Invalid, NotJson, Params, now_ms,
+};
 use crate::alliance::{CallError, Link};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_alliance::{Decision, Offer, Proposal, State as TransferState, Transfer, paths};
 use linli_store::pool::{self, LocalOffer, Recorded};
@@ -123,7 +125,7 @@ async fn make_offer(
 )]
 async fn withdraw(
     State(state): State<AppState>,
-    Path(offer): Path<String>,
+    InPath(offer): InPath<String>,
 ) -> Result<Json<LocalOffer>, ApiError> {
     state
         .with_db(move |conn, _| Ok(Json(pool::withdraw(conn, &offer, now_ms())?)))
@@ -320,7 +322,7 @@ struct Accepted {
 )]
 async fn accept(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    InPath(id): InPath<i64>,
 ) -> Result<Json<Accepted>, ApiError> {
     let transfer = own_transfer(&state, id).await?;
     if transfer.state == TransferState::Proposed {
@@ -359,7 +361,7 @@ async fn accept(
 )]
 async fn decline(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    InPath(id): InPath<i64>,
 ) -> Result<Json<Transfer>, ApiError> {
     own_transfer(&state, id).await?;
     decide(&state, id, Decision::Decline).await.map(Json)

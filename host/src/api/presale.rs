@@ -2,9 +2,9 @@
 //! presale plugin decides; a go creates the supplier order and confirms the pre-orders,
 //! a no-go releases them, an extension moves the deadline.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, Invalid, NotJson, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::{Call, Evaluation};
 use linli_store::presale;
@@ -120,7 +120,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignView>>, 
 )]
 async fn show(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
         .read_db(move |conn, _| Ok(Json(presale::load(conn, &campaign)?)))
@@ -144,7 +144,7 @@ async fn show(
 )]
 async fn place(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
     Body(order): Body<PreorderRequest>,
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
@@ -169,7 +169,7 @@ async fn place(
 )]
 async fn cancel(
     State(state): State<AppState>,
-    Number(preorder): Number,
+    InPath(preorder): InPath<i64>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
         .with_db(move |conn, _| Ok(Json(presale::cancel(conn, preorder)?)))
@@ -193,7 +193,7 @@ async fn cancel(
 )]
 async fn close(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
 ) -> Result<Json<Closed>, ApiError> {
     state
         .with_db(move |conn, state| {

@@ -1,9 +1,9 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{
@@ -77,7 +77,7 @@ struct Account {
 )]
 async fn account(
     State(state): State<AppState>,
-    Path(pseudonym): Path<String>,
+    InPath(pseudonym): InPath<String>,
 ) -> Result<Json<Account>, ApiError> {
     state
         .read_db(move |conn, _| {

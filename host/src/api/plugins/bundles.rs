@@ -2,12 +2,11 @@
 //! or sent as the body), roll back, list what an install has run.
 
 use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
-use crate::api::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params};
+use crate::api::{ApiError, ApiErrorBody, AppState, Body, BundleBody, InPath, NotJson, Params};
 use crate::install::{self, Requirement, check_bundle};
 use crate::now_ms;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::pipeline::InstallStatus;
 use linli_runtime::{Grants, Plugin, World};
@@ -118,9 +117,9 @@ async fn install_from_registry(
 async fn install_from_body(
     State(state): State<AppState>,
     Params(options): Params<InstallOptions>,
-    body: Bytes,
+    BundleBody(body): BundleBody,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
-    install_bundle(state, body.to_vec(), options).await
+    install_bundle(state, body, options).await
 }
 
 /// A bundle that passed every check a store makes before running it.
@@ -306,7 +305,7 @@ fn swap_in(
 )]
 async fn rollback(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<Installed>, ApiError> {
     state
         .with_db(move |conn, state| {
@@ -376,7 +375,7 @@ pub(super) fn activate_kept(
 )]
 async fn versions(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<Vec<VersionRow>>, ApiError> {
     state
         .read_db(move |conn, _| {

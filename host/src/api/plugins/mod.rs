@@ -9,9 +9,9 @@
 mod bundles;
 mod shadow;
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use linli_runtime::World;
 use linli_runtime::pipeline::{InstallStatus, PipelineError};
 use linli_store::installs::{self};
@@ -140,7 +140,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, A
 )]
 async fn enable(
     state: State<AppState>,
-    install: Path<String>,
+    install: InPath<String>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     set_enabled(state, install, true).await
 }
@@ -158,14 +158,14 @@ async fn enable(
 )]
 async fn disable(
     state: State<AppState>,
-    install: Path<String>,
+    install: InPath<String>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     set_enabled(state, install, false).await
 }
 
 async fn set_enabled(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
     enabled: bool,
 ) -> Result<Json<InstallStatus>, ApiError> {
     state
@@ -204,7 +204,7 @@ async fn set_enabled(
 )]
 async fn set_config(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
     Body(settings): Body<BTreeMap<String, Value>>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     let settings = settings_text(settings)?;
@@ -274,7 +274,7 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 )]
 async fn reorder(
     State(state): State<AppState>,
-    Path(world): Path<String>,
+    InPath(world): InPath<String>,
     Body(order): Body<Order>,
 ) -> Result<Json<Vec<InstallStatus>>, ApiError> {
     let world = World::from_name(&world).ok_or_else(|| {
