@@ -485,7 +485,17 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
     let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
     let registry = Registry::start(&publishers.registry_data(), &[]);
     let wasm = std::fs::read(hostile("pricing")).unwrap();
-    let bundle = publishers.bundle("green-lane/slow", "1.0.0", &wasm, Some("alice"), unchanged);
+    // The hostile plugin reads a `mode` setting: its manifest declares it.
+    let declares_mode = |manifest: String| {
+        manifest + "\n[config.mode]\ntype = \"string\"\ndescription = \"How to misbehave\"\n"
+    };
+    let bundle = publishers.bundle(
+        "green-lane/slow",
+        "1.0.0",
+        &wasm,
+        Some("alice"),
+        declares_mode,
+    );
     publishers.publish(&registry.url, &bundle, "alice").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -558,6 +568,63 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
     assert_eq!(slow["failures"], skipped.len(), "{slow}");
 }
 
+#[test]
+fn a_setting_the_plugin_refuses_skips_it_at_checkout_and_the_sale_goes_through() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let registry = Registry::start(&publishers.registry_data(), &[]);
+    let wasm = std::fs::read(hostile("pricing")).unwrap();
+    // Its manifest says `mode` is any string; the plugin refuses all but a few.
+    let declares_mode = |manifest: String| {
+        manifest + "\n[config.mode]\ntype = \"string\"\ndescription = \"How to misbehave\"\n"
+    };
+    let bundle = publishers.bundle(
+        "green-lane/picky",
+        "1.0.0",
+        &wasm,
+        Some("alice"),
+        declares_mode,
+    );
+    publishers.publish(&registry.url, &bundle, "alice").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &registry.url);
+    trust(&store, &publishers.key_file("alice", true));
+    plugin(&daemon, &store, &["install", "green-lane/picky@=1.0.0"]).unwrap();
+    let (status, body) = daemon.put("/v1/plugins/picky/config", &json!({"mode": "typo"}));
+    assert_eq!(status, 200, "{body}");
+
+    let basket = json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]});
+    let (status, sale) = daemon.post("/v1/checkout/commit", &basket);
+    assert_eq!(status, 201, "the till keeps selling: {sale}");
+    assert_eq!(sale["refusals"], json!([]), "{sale}");
+    let skipped = sale["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{sale}");
+    assert_eq!(skipped[0]["install"], "picky");
+    let error = skipped[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("bad setting") && error.contains("typo"),
+        "{error}"
+    );
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let picky = install_of(&plugins, "picky");
+    assert_eq!(picky["failures"], 1, "{picky}");
+    assert!(
+        picky["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("bad setting"),
+        "{picky}"
+    );
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("linli_plugin_failures_total{install=\"picky\",world=\"pricing\"} 1"),
+        "{metrics}"
+    );
+}
+
 /// `wasm` with a custom section of `bytes` bytes that do not compress: a component as
 /// large as a real one with its debug info or data.
 fn padded(wasm: &[u8], bytes: usize) -> Vec<u8> {
@@ -623,4 +690,15 @@ fn a_bundle_of_megabytes_installs_from_a_file_and_one_past_the_format_is_refused
     assert!(head.contains("content-type: application/json"), "{head}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "payload_too_large", "{body}");
+    let bad_id = daemon
+        .request("POST", "/v1/plugins/install/bundle?as=Big%20One")
+        .header("authorization", format!("Bearer {}", daemon.token))
+        .body(std::fs::read(&bundle).unwrap())
+        .unwrap();
+    let (status, _, body) = daemon.run(bad_id);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("as: "),
+        "{body}"
+    );
 }

@@ -36,6 +36,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::pipeline::Pipeline;
 use linli_runtime::{AnswerOf, Call, World};
 use linli_store::Db;
@@ -221,6 +222,13 @@ impl AppState {
             .await
             .map_err(|err| ApiError::Internal(format!("request task failed: {err}")))?
     }
+}
+
+/// The pseudonym of a customer a request names, checked as every id is
+/// (`linli_store::text::id`) and trimmed.
+pub fn pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
+    linli_store::text::id("customer.pseudonym", &customer.pseudonym)?;
+    Ok(customer.pseudonym.trim().to_string())
 }
 
 /// The daemon's router and, from the same routes, its OpenAPI document.

@@ -12,8 +12,11 @@ use crate::alliance::{CallError, Link};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use linli_alliance::{Decision, Offer, Proposal, State as TransferState, Transfer, paths};
+use linli_alliance::{
+    Decision, MAX_RADIUS_KM, Offer, Proposal, State as TransferState, Transfer, paths,
+};
 use linli_store::pool::{self, LocalOffer, Recorded};
+use linli_store::text;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -163,7 +166,7 @@ struct Search {
     responses(
         (status = 200, description = "Offers within the radius", body = Vec<Offer>),
         BadQuery,
-        (status = 422, description = "The radius is out of range, or the alliance has no location for this store", body = ApiErrorBody),
+        (status = 422, description = "The alliance has no location for this store", body = ApiErrorBody),
         (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
         (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
     )
@@ -172,6 +175,16 @@ async fn search(
     State(state): State<AppState>,
     Params(search): Params<Search>,
 ) -> Result<Json<Vec<Offer>>, ApiError> {
+    if let Some(radius) = search.radius_km
+        && !(radius > 0.0 && radius <= MAX_RADIUS_KM)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "radius_km: {radius}; more than 0 and at most {MAX_RADIUS_KM}"
+        )));
+    }
+    if let Some(sku) = &search.sku {
+        text::id("sku", sku).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    }
     let radius = search.radius_km.map(|radius| radius.to_string());
     alliance(&state, move |link| {
         let mut query = Vec::new();
@@ -208,6 +221,13 @@ async fn propose(
     State(state): State<AppState>,
     Body(proposal): Body<Proposal>,
 ) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    text::id("store", &proposal.store)?;
+    text::id("offer", &proposal.offer)?;
+    if proposal.qty == 0 {
+        return Err(ApiError::Unprocessable(
+            "qty: 0; a transfer asks for at least 1 unit".into(),
+        ));
+    }
     let body = serde_json::to_vec(&proposal).expect("proposals serialise");
     let proposed: Transfer = alliance(&state, move |link| {
         link.call("POST", paths::TRANSFERS, &[], body)

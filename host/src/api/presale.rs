@@ -6,7 +6,9 @@ use super::{ApiError, ApiErrorBody, AppState, Body, InPath, Invalid, NotJson, no
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use linli_runtime::{Call, Evaluation};
+use linli_runtime::bindings::types::PolicyError;
+use linli_runtime::pipeline::PipelineError;
+use linli_runtime::{Call, Evaluation, World};
 use linli_store::presale;
 pub use linli_store::presale::CampaignView;
 use serde::{Deserialize, Serialize};
@@ -70,7 +72,7 @@ struct Closed {
         NotJson,
         (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "The campaign already exists", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid (deadline under 3 days)", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid (the deadline under 3 or over 366 days ahead, no minimum), or the presale policy could never close the campaign", body = ApiErrorBody),
     )
 )]
 async fn open(
@@ -78,7 +80,7 @@ async fn open(
     Body(opening): Body<Opening>,
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
-        .with_db(move |conn, _| {
+        .with_db(move |conn, state| {
             let wanted = presale::Opening {
                 campaign: &opening.campaign,
                 sku: &opening.sku,
@@ -87,7 +89,22 @@ async fn open(
                 min_qty: opening.min_qty,
                 weekly_volume: opening.weekly_volume,
             };
-            let campaign = presale::check_opening(conn, wanted, now_ms())?;
+            let now = now_ms();
+            let campaign = presale::check_opening(conn, wanted, now)?;
+            // What the presale policy refuses of a campaign now it refuses at every
+            // close: such a campaign is refused at open, in the policy's words. (No
+            // working policy now says nothing about the campaign.)
+            let call = Call::Evaluate(campaign.clone());
+            if let Err(PipelineError::Refused {
+                install,
+                error: PolicyError::InvalidInput(text),
+                ..
+            }) = state.pipeline(World::Presale).decide(&call, now)
+            {
+                return Err(ApiError::Unprocessable(format!(
+                    "{install} could never close this campaign: {text}"
+                )));
+            }
             let view = presale::open(conn, &campaign)?;
             Ok((StatusCode::CREATED, Json(view)))
         })

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use linli_store::sensors::{self as table, Alert, Reading};
+use linli_store::text;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
@@ -330,12 +331,11 @@ async fn acknowledge(
     InPath(alert): InPath<i64>,
     Body(ack): Body<Acknowledgement>,
 ) -> Result<Json<Alert>, ApiError> {
-    let by = ack.by.trim().to_string();
-    if by.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "by: empty; say who acknowledged the alert".into(),
-        ));
+    text::id("by", &ack.by)?;
+    if let Some(note) = &ack.note {
+        text::text("note", note)?;
     }
+    let by = ack.by.trim().to_string();
     state
         .with_db(move |conn, _| {
             let Some(found) = table::alert(conn, alert)? else {

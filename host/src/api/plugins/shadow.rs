@@ -2,7 +2,9 @@
 //! active version alone decides, every differing answer is kept; then the owner promotes
 //! it or stops it.
 
-use super::bundles::{Installed, accept, activate_kept, current, fetch_bundle, same_plugin};
+use super::bundles::{
+    BundleFile, Installed, accept, activate_kept, current, fetch_bundle, same_plugin,
+};
 use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
 use crate::api::{ApiError, ApiErrorBody, AppState, Body, BundleBody, InPath};
 use axum::Json;
@@ -87,10 +89,14 @@ async fn shadow_from_registry(
     path = "/v1/plugins/{install}/shadow/bundle",
     tag = "plugins",
     params(InstallId),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
+    request_body(
+        description = "The .linli bundle",
+        content((inline(BundleFile) = "application/octet-stream"), (inline(BundleFile) = "application/gzip"))
+    ),
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
         NoSuchInstall,
+        (status = 413, description = "The body is larger than a bundle may be", body = ApiErrorBody),
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
     )
