@@ -4,6 +4,7 @@
 //! which runs in place while it stays quick ([`QuickPath`]).
 
 mod checkout;
+mod constraints;
 mod dashboard;
 mod delivery;
 mod error;

@@ -9,6 +9,8 @@
 mod bundles;
 mod shadow;
 
+pub(super) use bundles::{MAX_REQUIREMENT_CHARS, MAX_URL_CHARS};
+
 use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson};
 use axum::Json;
 use axum::extract::State;
