@@ -23,8 +23,16 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 409: the request conflicts with the current state (not enough stock, already done).
     Conflict,
+    /// 413: the body is larger than the route takes.
+    PayloadTooLarge,
+    /// 414: the URI (path and query) is longer than the server reads.
+    UriTooLong,
+    /// 415: the body is not of a media type the route takes.
+    UnsupportedMediaType,
     /// 422: a field is missing or invalid, or a plugin refused.
     Unprocessable,
+    /// 431: the request's headers are larger than the server reads.
+    HeadersTooLarge,
     /// 502: a server this one relies on (the registry, the alliance) failed.
     BadGateway,
     /// 503: nothing could decide (no working plugin); the operator has to fix it.
@@ -43,12 +51,48 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UriTooLong => 414,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unprocessable => 422,
+            ErrorCode::HeadersTooLarge => 431,
             ErrorCode::BadGateway => 502,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
+
+    /// The code of an error answered with `status`: the one that goes with it, else
+    /// the most general code of its class (a 4xx no code names is the client's
+    /// [`ErrorCode::BadRequest`], a 5xx the server's [`ErrorCode::Internal`]).
+    pub fn of_status(status: u16) -> ErrorCode {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.status() == status)
+            .unwrap_or(if status < 500 {
+                ErrorCode::BadRequest
+            } else {
+                ErrorCode::Internal
+            })
+    }
+
+    /// Every code.
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UriTooLong,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Unprocessable,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::BadGateway,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
 }
 
 /// The body of every error response.
@@ -90,6 +134,17 @@ mod tests {
         assert_eq!(body.error, INTERNAL_MESSAGE);
         let body = ApiErrorBody::answer(ErrorCode::Conflict, "only 3 on hand".into());
         assert_eq!(body.error, "only 3 on hand");
+    }
+
+    #[test]
+    fn each_status_has_its_code_and_others_their_class() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::of_status(code.status()), code, "{code:?}");
+        }
+        assert_eq!(ErrorCode::of_status(418), ErrorCode::BadRequest);
+        assert_eq!(ErrorCode::of_status(504), ErrorCode::Internal);
+        let json = serde_json::to_value(ErrorCode::PayloadTooLarge).unwrap();
+        assert_eq!(json, "payload_too_large");
     }
 
     #[test]

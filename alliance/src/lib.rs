@@ -21,5 +21,7 @@ pub use error::{ApiErrorBody, ErrorCode, INTERNAL_MESSAGE};
 pub use event::{
     CategorySales, DailySales, Event, ParseError, SharedRow, SharingReport, StockOfferWithdrawn,
 };
-pub use pool::{Decision, Item, Offer, OfferSearch, Proposal, State, Transfer, TransferQuery};
+pub use pool::{
+    Decision, Item, MAX_RADIUS_KM, Offer, OfferSearch, Proposal, State, Transfer, TransferQuery,
+};
 pub use push::{Acked, Envelope, MAX_EVENTS, Push};

@@ -95,6 +95,9 @@ pub struct Transfer {
     pub item: Item,
 }
 
+/// The farthest a search for offers reaches, in km.
+pub const MAX_RADIUS_KM: f64 = 100.0;
+
 /// The routes' query for offers near the asking store (`GET` [`OFFERS`](crate::paths::OFFERS)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

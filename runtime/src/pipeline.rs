@@ -3,7 +3,9 @@
 //! the other kinds the first install that answers decides. A failing install is skipped
 //! with the policy's fallback (pricing: the line keeps its price; others: the next
 //! install, else a clear refusal), its failure is recorded, and after
-//! `breaker_threshold` consecutive failures it is disabled until re-enabled.
+//! `breaker_threshold` consecutive failures it is disabled until re-enabled. An install
+//! that refuses its own settings (`bad-config`) fails the same way: a setting the owner
+//! got wrong skips that install, it never refuses the sale.
 
 use super::bindings::types::{BasketLine, PolicyError};
 use super::capabilities::kv::KvUsage;
@@ -148,27 +150,32 @@ impl Install {
         }
         let mut health = self.health.lock().unwrap();
         health.calls += 1;
-        match result {
-            Ok(outcome) => {
-                health.consecutive_failures = 0;
-                health.fuel_used += outcome.fuel_used;
-                outcome.answer.map_err(Failure::Refused)
-            }
-            Err(err) => {
-                health.failures += 1;
-                health.consecutive_failures += 1;
-                health.last_error = Some(err.to_string());
-                if health.consecutive_failures >= breaker_threshold && !health.tripped {
-                    health.tripped = true;
-                    tracing::warn!(
-                        install = %self.id,
-                        failures = health.consecutive_failures,
-                        "install disabled by the circuit breaker: {err}"
-                    );
+        let failure = match result {
+            Ok(outcome) => match outcome.answer {
+                Err(PolicyError::BadConfig(text)) => {
+                    Failure::Misconfigured(format!("bad setting: {text}"))
                 }
-                Err(Failure::Failed(err))
-            }
+                answer => {
+                    health.consecutive_failures = 0;
+                    health.fuel_used += outcome.fuel_used;
+                    return answer.map_err(Failure::Refused);
+                }
+            },
+            Err(err) => Failure::Failed(err),
+        };
+        let error = failure.to_string();
+        health.failures += 1;
+        health.consecutive_failures += 1;
+        health.last_error = Some(error.clone());
+        if health.consecutive_failures >= breaker_threshold && !health.tripped {
+            health.tripped = true;
+            tracing::warn!(
+                install = %self.id,
+                failures = health.consecutive_failures,
+                "install disabled by the circuit breaker: {error}"
+            );
         }
+        Err(failure)
     }
 
     pub fn status(&self) -> InstallStatus {
@@ -205,10 +212,38 @@ impl Install {
 }
 
 enum Failure {
-    /// The plugin answered with its own refusal.
+    /// The plugin answered with its own refusal of the request.
     Refused(PolicyError),
+    /// The plugin refused the install's settings: the fallback applies.
+    Misconfigured(String),
     /// The call failed (trap, limit, bad output): the fallback applies.
     Failed(CallError),
+}
+
+impl Failure {
+    /// An install that did not contribute and why, when the fallback applies; the
+    /// refusal itself otherwise.
+    fn skipped(self, install: &str) -> Result<Skipped, PolicyError> {
+        let error = match self {
+            Failure::Refused(error) => return Err(error),
+            Failure::Misconfigured(text) => text,
+            Failure::Failed(err) => err.to_string(),
+        };
+        Ok(Skipped {
+            install: install.to_string(),
+            error,
+        })
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(error) => write!(f, "refused: {error:?}"),
+            Failure::Misconfigured(text) => f.write_str(text),
+            Failure::Failed(err) => write!(f, "{err}"),
+        }
+    }
 }
 
 /// One change a pricing install made to a line: the receipt's explanation.
@@ -244,13 +279,15 @@ pub struct PricedBasket {
     pub lines: Vec<BasketLine>,
     /// Final unit price of each line, in request order.
     pub unit_prices: Vec<i64>,
-    /// Final total of each line.
+    /// Final total of each line: unit price × units, at most `i64::MAX` (a host
+    /// summing them checks for more).
     pub totals: Vec<i64>,
     /// Every change, in the order the installs made them.
     pub trail: Vec<TrailEntry>,
     /// Installs that refused the basket; their changes are not applied.
     pub refusals: Vec<Refusal>,
-    /// Installs that failed; their lines kept the price they had.
+    /// Installs that failed or refused their own settings; their lines kept the price
+    /// they had.
     pub skipped: Vec<Skipped>,
 }
 
@@ -451,19 +488,18 @@ impl Pipeline {
                         }));
                 }
                 Ok(_) => unreachable!("a checked pricing answer is a quote"),
-                Err(Failure::Refused(error)) => priced.refusals.push(Refusal {
-                    install: install.id.clone(),
-                    error,
-                }),
-                Err(Failure::Failed(err)) => priced.skipped.push(Skipped {
-                    install: install.id.clone(),
-                    error: err.to_string(),
-                }),
+                Err(failure) => match failure.skipped(&install.id) {
+                    Ok(skipped) => priced.skipped.push(skipped),
+                    Err(error) => priced.refusals.push(Refusal {
+                        install: install.id.clone(),
+                        error,
+                    }),
+                },
             }
         }
         priced.unit_prices = lines.iter().map(|line| line.unit_price).collect();
         priced.totals = (lines.iter())
-            .map(|line| line.unit_price * i64::from(line.qty))
+            .map(|line| line.unit_price.saturating_mul(i64::from(line.qty)))
             .collect();
         priced.lines = lines;
         priced
@@ -485,17 +521,16 @@ impl Pipeline {
                         skipped,
                     });
                 }
-                Err(Failure::Refused(error)) => {
-                    return Err(PipelineError::Refused {
-                        install: install.id.clone(),
-                        error,
-                        skipped,
-                    });
-                }
-                Err(Failure::Failed(err)) => skipped.push(Skipped {
-                    install: install.id.clone(),
-                    error: err.to_string(),
-                }),
+                Err(failure) => match failure.skipped(&install.id) {
+                    Ok(skip) => skipped.push(skip),
+                    Err(error) => {
+                        return Err(PipelineError::Refused {
+                            install: install.id.clone(),
+                            error,
+                            skipped,
+                        });
+                    }
+                },
             }
         }
         Err(PipelineError::AllFailed {

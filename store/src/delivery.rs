@@ -1,7 +1,7 @@
 //! Elderly deliveries (代购+送达): the basket a delivery plugin plans from, the plan
 //! recorded, the deliveries in progress (emergencies first), and marking one delivered.
 
-use crate::{ServiceError, catalogue};
+use crate::{ServiceError, catalogue, text};
 use linli_runtime::DeliveryPlan;
 use linli_runtime::bindings::types::BasketLine;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,11 +26,15 @@ pub fn basket<'a>(
     delivery: &str,
     items: impl IntoIterator<Item = (&'a str, u32)>,
 ) -> Result<Vec<BasketLine>, ServiceError> {
-    if delivery.trim().is_empty() {
-        return Err(ServiceError::Invalid("delivery: an id is required".into()));
-    }
+    text::id("delivery", delivery)?;
     let mut lines = Vec::new();
     for (index, (sku, qty)) in items.into_iter().enumerate() {
+        text::id(&format!("items[{index}].sku"), sku)?;
+        if qty == 0 {
+            return Err(ServiceError::Invalid(format!(
+                "items[{index}].qty: 0; an item is at least 1 unit"
+            )));
+        }
         let sku = catalogue::sku(conn, sku)?.ok_or_else(|| {
             ServiceError::NotFound(format!("items[{index}].sku: {sku} is not in the catalogue"))
         })?;
@@ -43,6 +47,11 @@ pub fn basket<'a>(
             batch: None,
             expires_at: None,
         });
+    }
+    if lines.is_empty() {
+        return Err(ServiceError::Invalid(
+            "items: empty; a delivery brings at least one item".into(),
+        ));
     }
     Ok(lines)
 }

@@ -2,8 +2,8 @@
 //! as a new batch, and units leaving a batch (a transfer to another store, a write-off),
 //! each recorded as a stock movement that the batch trace lists.
 
-use crate::ServiceError;
 use crate::catalogue::{self, Batch};
+use crate::{ServiceError, text};
 use rusqlite::Connection;
 
 /// A supplier's delivery of one SKU.
@@ -34,16 +34,37 @@ pub fn receive(
             "expires_at: the delivery is already expired; refuse it at the door".into(),
         ));
     }
+    text::id("sku", delivery.sku)?;
+    if let Some(batch) = delivery.batch {
+        text::id("batch", batch)?;
+    }
+    if let Some(supplier) = delivery.supplier {
+        text::id("supplier", supplier)?;
+    }
     if catalogue::sku(conn, delivery.sku)?.is_none() {
         return Err(ServiceError::NotFound(format!(
             "sku: {} is not in the catalogue",
             delivery.sku
         )));
     }
+    // A SKU's units on hand are a u32 where plugins read them (`inventory-read`): a
+    // delivery that would take them past it is refused rather than counted wrong.
+    let on_hand: u64 = catalogue::batches(conn, delivery.sku)?
+        .iter()
+        .map(|batch| u64::from(batch.qty_on_hand))
+        .sum();
+    if on_hand + u64::from(delivery.qty) > u64::from(u32::MAX) {
+        return Err(ServiceError::Invalid(format!(
+            "qty: {} more units of {} would make {} on hand, more than {}",
+            delivery.qty,
+            delivery.sku,
+            on_hand + u64::from(delivery.qty),
+            u32::MAX
+        )));
+    }
     let batch = Batch {
         batch: delivery
             .batch
-            .filter(|code| !code.trim().is_empty())
             .map_or_else(|| format!("{}-{now}", delivery.sku), str::to_string),
         sku: delivery.sku.to_string(),
         supplier: delivery.supplier.map(str::to_string),

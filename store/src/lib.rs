@@ -20,6 +20,7 @@ pub mod sales;
 mod schema;
 pub mod sensors;
 pub mod sharing;
+pub mod text;
 pub mod trust;
 
 use rusqlite::{Connection, OpenFlags};

@@ -1,6 +1,7 @@
 //! The recycling points ledger: refunds and points awarded for returns, points spent on
 //! discounts — per customer pseudonym, append-only, so a balance is always explained.
 
+use crate::ServiceError;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
@@ -57,21 +58,32 @@ pub fn append(
 /// Append an entry that moves points or money, or records boxes or packaging brought
 /// back (a redemption of 0 points writes nothing; a return earning nothing is still
 /// counted for the packaging return rate), in one transaction with the customer's
-/// balance after it, which it answers.
+/// balance after it, which it answers. A balance is a u32 where the recycling policy
+/// reads it: an entry that would take it past [`u32::MAX`] (or below 0) is refused.
 pub fn record(
     conn: &mut Connection,
     customer: &str,
     entry: &Entry,
     returned: Option<Returned<'_>>,
-) -> rusqlite::Result<i64> {
+) -> Result<i64, ServiceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let before = balance(&tx, customer)?;
+    let after = before
+        .checked_add(entry.points)
+        .filter(|after| (0..=i64::from(u32::MAX)).contains(after))
+        .ok_or_else(|| {
+            ServiceError::Invalid(format!(
+                "customer {customer}: {} points on a balance of {before} would leave a balance outside 0 to {}",
+                entry.points,
+                u32::MAX
+            ))
+        })?;
     let brought_back = returned.is_some_and(|returned| returned.count > 0);
     if entry.points != 0 || entry.refund != 0 || entry.discount != 0 || brought_back {
         append(&tx, customer, entry, returned)?;
     }
-    let balance = balance(&tx, customer)?;
     tx.commit()?;
-    Ok(balance)
+    Ok(after)
 }
 
 pub fn balance(conn: &Connection, customer: &str) -> rusqlite::Result<i64> {
@@ -96,4 +108,45 @@ pub fn entries(conn: &Connection, customer: &str, limit: u32) -> rusqlite::Resul
         })
     })?;
     rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(points: i64) -> Entry {
+        Entry {
+            at: 1,
+            kind: if points < 0 { "redemption" } else { "return" }.into(),
+            points,
+            refund: 0,
+            discount: 0,
+            reason: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_balance_stays_within_what_the_policy_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::open(dir.path()).unwrap();
+        let max = i64::from(u32::MAX);
+        assert_eq!(
+            record(&mut conn, "p-1", &entry(max - 5), None).unwrap(),
+            max - 5
+        );
+        let err = record(&mut conn, "p-1", &entry(6), None).unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::Invalid(text) if text.contains("p-1")),
+            "{err}"
+        );
+        assert_eq!(record(&mut conn, "p-1", &entry(5), None).unwrap(), max);
+        let err = record(&mut conn, "p-2", &entry(-1), None).unwrap_err();
+        assert!(matches!(err, ServiceError::Invalid(_)), "{err}");
+        assert_eq!(
+            balance(&conn, "p-1").unwrap(),
+            max,
+            "refused entries wrote nothing"
+        );
+        assert_eq!(balance(&conn, "p-2").unwrap(), 0);
+    }
 }

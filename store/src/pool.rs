@@ -201,7 +201,8 @@ pub struct Recorded {
 
 /// Where the transfer's units arrive when the receiving store has a batch of that
 /// code already: its own delivery with the same code, or the units of an earlier
-/// transfer from the same store (which they join).
+/// transfer from the same store (which they join, unless the batch's units would then
+/// not fit its u32 counts).
 fn arriving_batch(conn: &Connection, transfer: &Transfer) -> rusqlite::Result<String> {
     let (batch, from) = (&transfer.item.batch, &transfer.from_store);
     let supplier = format!("alliance:{from}");
@@ -214,7 +215,8 @@ fn arriving_batch(conn: &Connection, transfer: &Transfer) -> rusqlite::Result<St
             None => return Ok(code),
             Some(found)
                 if found.sku == transfer.item.sku
-                    && found.supplier.as_deref() == Some(&supplier) =>
+                    && found.supplier.as_deref() == Some(&supplier)
+                    && found.qty_received.checked_add(transfer.qty).is_some() =>
             {
                 return Ok(code);
             }
@@ -596,6 +598,25 @@ mod tests {
                 .iter()
                 .all(|movement| movement.reason == "transfer-in")
         );
+    }
+
+    #[test]
+    fn units_that_would_overflow_a_joined_batch_arrive_as_a_batch_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::open(dir.path()).unwrap();
+        let first = transfer(1, "market", "corner", "L1", u32::MAX - 1);
+        assert_eq!(
+            record(&mut conn, &first, "corner", NOW)
+                .unwrap()
+                .unwrap()
+                .batch,
+            "L1"
+        );
+        let second = transfer(2, "market", "corner", "L1", 2);
+        let arrived = record(&mut conn, &second, "corner", NOW).unwrap().unwrap();
+        assert_eq!(arrived.batch, "L1@market");
+        assert_eq!(on_hand(&conn, "L1"), u32::MAX - 1);
+        assert_eq!(on_hand(&conn, "L1@market"), 2);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! presale plugin's decision at close — a go orders from the supplier and confirms the
 //! pre-orders, a no-go releases them, an extension moves the deadline.
 
-use crate::{ServiceError, catalogue};
+use crate::{ServiceError, catalogue, text};
 use linli_runtime::{Campaign, Decision, Evaluation};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -50,57 +50,97 @@ pub struct Opening<'a> {
     pub weekly_volume: Option<u32>,
 }
 
-/// Open a campaign: residents pre-order until the deadline, at least 3 days ahead.
-pub fn open(
-    conn: &mut Connection,
+/// The least time residents get to pre-order.
+pub const MIN_LEAD_DAYS: i64 = 3;
+/// The furthest ahead a deadline may be: the presale policy moves a deadline by days,
+/// and a campaign nobody could close before then is no campaign.
+pub const MAX_LEAD_DAYS: i64 = 366;
+
+/// Check a campaign to open, every field: the campaign as the presale policy will
+/// evaluate it, with nothing pre-ordered yet. [`open`] records it.
+pub fn check_opening(
+    conn: &Connection,
     opening: Opening<'_>,
     now: i64,
-) -> Result<CampaignView, ServiceError> {
-    if opening.campaign.trim().is_empty() || opening.supplier.trim().is_empty() {
+) -> Result<Campaign, ServiceError> {
+    text::id("campaign", opening.campaign)?;
+    text::id("sku", opening.sku)?;
+    text::id("supplier", opening.supplier)?;
+    if opening.min_qty == 0 {
         return Err(ServiceError::Invalid(
-            "campaign and supplier: must not be empty".into(),
+            "min_qty: 0; a campaign needs a minimum of at least 1 unit to go ahead".into(),
         ));
     }
-    if opening.deadline < now + 3 * DAY {
-        return Err(ServiceError::Invalid(
-            "deadline: residents pre-order at least 3 days ahead; set it 3 days or more from now"
-                .into(),
-        ));
+    if opening.deadline < now.saturating_add(MIN_LEAD_DAYS * DAY) {
+        return Err(ServiceError::Invalid(format!(
+            "deadline: residents pre-order at least {MIN_LEAD_DAYS} days ahead; set it {MIN_LEAD_DAYS} days or more from now"
+        )));
+    }
+    if opening.deadline > now.saturating_add(MAX_LEAD_DAYS * DAY) {
+        return Err(ServiceError::Invalid(format!(
+            "deadline: more than {MAX_LEAD_DAYS} days from now; set it within {MAX_LEAD_DAYS} days"
+        )));
     }
     let sku = catalogue::sku(conn, opening.sku)?.ok_or_else(|| {
         ServiceError::NotFound(format!("sku: {} is not in the catalogue", opening.sku))
     })?;
     let weekly_volume = match opening.weekly_volume {
         Some(volume) => volume,
-        None => conn.query_row(
-            "SELECT coalesce(sum(sale_line.qty), 0) FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
-             WHERE sale_line.sku = ?1 AND sale.at >= ?2",
-            params![sku.sku, now - 7 * DAY],
-            |row| row.get(0),
-        )?,
+        None => {
+            let sold: i64 = conn.query_row(
+                "SELECT coalesce(sum(sale_line.qty), 0) FROM sale_line JOIN sale ON sale.sale = sale_line.sale \
+                 WHERE sale_line.sku = ?1 AND sale.at >= ?2",
+                params![sku.sku, now - 7 * DAY],
+                |row| row.get(0),
+            )?;
+            u32::try_from(sold).map_err(|_| {
+                ServiceError::Invalid(format!(
+                    "weekly_volume: the last 7 days sold {sold} units of {}, more than {}; give weekly_volume",
+                    sku.sku,
+                    u32::MAX
+                ))
+            })?
+        }
     };
+    Ok(Campaign {
+        id: opening.campaign.to_string(),
+        sku: sku.sku,
+        product: sku.name,
+        supplier: opening.supplier.to_string(),
+        opened_at: now,
+        deadline: opening.deadline,
+        min_qty: opening.min_qty,
+        preordered_qty: 0,
+        preorder_count: 0,
+        weekly_volume,
+        extended: false,
+    })
+}
+
+/// Open a campaign [`check_opening`] gave: residents pre-order until the deadline.
+pub fn open(conn: &mut Connection, campaign: &Campaign) -> Result<CampaignView, ServiceError> {
     let tx = conn.transaction()?;
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO presale_campaign (campaign, sku, product, supplier, opened_at, deadline, min_qty, weekly_volume) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
-            opening.campaign,
-            sku.sku,
-            sku.name,
-            opening.supplier,
-            now,
-            opening.deadline,
-            opening.min_qty,
-            weekly_volume
+            campaign.id,
+            campaign.sku,
+            campaign.product,
+            campaign.supplier,
+            campaign.opened_at,
+            campaign.deadline,
+            campaign.min_qty,
+            campaign.weekly_volume
         ],
     )?;
     if inserted == 0 {
         return Err(ServiceError::Conflict(format!(
             "campaign: {} already exists",
-            opening.campaign
+            campaign.id
         )));
     }
-    let view = load(&tx, opening.campaign)?;
+    let view = load(&tx, &campaign.id)?;
     tx.commit()?;
     Ok(view)
 }
@@ -130,17 +170,22 @@ pub fn place(
             "qty: a pre-order is for at least 1 unit".into(),
         ));
     }
-    if customer.trim().is_empty() {
-        return Err(ServiceError::Invalid(
-            "customer: the resident's pseudonym is required".into(),
-        ));
-    }
+    text::id("customer", customer)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let view = load(&tx, campaign)?;
     if view.status != "open" || now > view.deadline {
         return Err(ServiceError::Conflict(format!(
             "campaign {campaign}: closed to pre-orders ({})",
             view.status
+        )));
+    }
+    // The campaign's pre-orders are counted in a u32 (the presale policy's
+    // `preordered-qty`): one that would not fit is refused, not wrapped.
+    if view.preordered_qty.checked_add(qty).is_none() {
+        return Err(ServiceError::Invalid(format!(
+            "qty: {qty} more units would bring campaign {campaign}'s pre-orders past {}; {} are pre-ordered",
+            u32::MAX,
+            view.preordered_qty
         )));
     }
     tx.execute(
@@ -297,7 +342,174 @@ pub fn load(conn: &Connection, campaign: &str) -> Result<CampaignView, ServiceEr
         .orders
         .iter()
         .filter(|order| order.status != "cancelled" && order.status != "released");
-    view.preorder_count = live.clone().count() as u32;
-    view.preordered_qty = live.map(|order| order.qty).sum();
+    let count = live.clone().count();
+    let qty: u64 = live.map(|order| u64::from(order.qty)).sum();
+    let too_many = || {
+        ServiceError::Corrupt(format!(
+            "campaign {campaign}: {count} pre-orders of {qty} units do not fit a u32"
+        ))
+    };
+    view.preorder_count = u32::try_from(count).map_err(|_| too_many())?;
+    view.preordered_qty = u32::try_from(qty).map_err(|_| too_many())?;
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::{Sku, insert_sku};
+
+    const NOW: i64 = 1_795_176_000_000;
+
+    fn store() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::open(dir.path()).unwrap();
+        insert_sku(
+            &conn,
+            &Sku {
+                sku: "HONEY".into(),
+                name: "local honey".into(),
+                category: "pantry".into(),
+                unit_price: 4800,
+                local_produce: true,
+                fresh: false,
+                reusable_box: false,
+            },
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    fn opening(campaign: &str) -> Opening<'_> {
+        Opening {
+            campaign,
+            sku: "HONEY",
+            supplier: "Hill Farm",
+            deadline: NOW + 5 * DAY,
+            min_qty: 10,
+            weekly_volume: Some(40),
+        }
+    }
+
+    #[test]
+    fn a_campaign_that_could_never_close_is_refused_at_open_naming_the_field() {
+        let (_dir, conn) = store();
+        let long = "c".repeat(65);
+        for (opening, field) in [
+            (
+                Opening {
+                    min_qty: 0,
+                    ..opening("c-1")
+                },
+                "min_qty",
+            ),
+            (
+                Opening {
+                    deadline: NOW + DAY,
+                    ..opening("c-1")
+                },
+                "deadline",
+            ),
+            (
+                Opening {
+                    deadline: i64::MAX,
+                    ..opening("c-1")
+                },
+                "deadline",
+            ),
+            (opening(&long), "campaign"),
+            (
+                Opening {
+                    supplier: " ",
+                    ..opening("c-1")
+                },
+                "supplier",
+            ),
+            (
+                Opening {
+                    sku: "HONEY\n",
+                    ..opening("c-1")
+                },
+                "sku",
+            ),
+        ] {
+            let err = check_opening(&conn, opening, NOW).unwrap_err();
+            assert!(
+                matches!(&err, ServiceError::Invalid(text) if text.starts_with(field)),
+                "{field}: {err}"
+            );
+        }
+        let campaign = check_opening(&conn, opening("c-1"), NOW).unwrap();
+        assert_eq!(
+            (campaign.min_qty, campaign.product.as_str()),
+            (10, "local honey")
+        );
+    }
+
+    #[test]
+    fn pre_orders_past_a_u32_are_refused_not_wrapped() {
+        let (_dir, mut conn) = store();
+        let campaign = check_opening(&conn, opening("c-1"), NOW).unwrap();
+        open(&mut conn, &campaign).unwrap();
+        let view = place(&mut conn, "c-1", "p-1", u32::MAX, NOW).unwrap();
+        assert_eq!(view.preordered_qty, u32::MAX);
+        let err = place(&mut conn, "c-1", "p-2", u32::MAX, NOW).unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::Invalid(text) if text.starts_with("qty:")),
+            "{err}"
+        );
+        let err = place(&mut conn, "c-1", "p-2", 1, NOW).unwrap_err();
+        assert!(matches!(err, ServiceError::Invalid(_)), "{err}");
+        let view = load(&conn, "c-1").unwrap();
+        assert_eq!((view.preordered_qty, view.preorder_count), (u32::MAX, 1));
+        // A cancelled pre-order makes room again.
+        cancel(&mut conn, view.orders[0].preorder).unwrap();
+        assert_eq!(
+            place(&mut conn, "c-1", "p-2", 7, NOW)
+                .unwrap()
+                .preordered_qty,
+            7
+        );
+    }
+
+    #[test]
+    fn a_weekly_volume_past_a_u32_is_refused_naming_the_field() {
+        let (_dir, conn) = store();
+        for (qty, batch) in [(u32::MAX, "B-1"), (u32::MAX, "B-2")] {
+            crate::catalogue::receive(
+                &conn,
+                &crate::catalogue::Batch {
+                    batch: batch.into(),
+                    sku: "HONEY".into(),
+                    supplier: None,
+                    received_at: NOW - DAY,
+                    expires_at: None,
+                    qty_received: qty,
+                    qty_on_hand: qty,
+                },
+            )
+            .unwrap();
+            let line = crate::sales::SoldLine {
+                sku: "HONEY".into(),
+                batch: batch.into(),
+                qty,
+                shelf_price: 1,
+                unit_price: 1,
+            };
+            let buyer = crate::sales::Buyer {
+                pseudonym: None,
+                cohort: "walk-in",
+            };
+            crate::sales::record(&conn, NOW - DAY, buyer, &[line], &[]).unwrap();
+        }
+        let unknown = Opening {
+            weekly_volume: None,
+            ..opening("c-1")
+        };
+        let err = check_opening(&conn, unknown, NOW).unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::Invalid(text) if text.starts_with("weekly_volume")),
+            "{err}"
+        );
+    }
 }

@@ -41,10 +41,19 @@ impl InventoryReader for SqliteInventory {
             .collect();
         Ok(Some(SkuStock {
             sku: sku.to_string(),
-            on_hand: batches.iter().map(|batch| batch.qty).sum(),
+            on_hand: on_hand(&batches),
             batches,
         }))
     }
+}
+
+/// A SKU's units on hand over its batches, for `inventory-read`'s `on-hand: u32`. A
+/// delivery that would take a SKU past `u32::MAX` units is refused
+/// (`inventory::receive`), but units arriving from the alliance's pool cannot be: past
+/// it, the count stays at `u32::MAX` (as the WIT documents), never wraps.
+fn on_hand(batches: &[BatchStock]) -> u32 {
+    let units: u64 = batches.iter().map(|batch| u64::from(batch.qty)).sum();
+    u32::try_from(units).unwrap_or(u32::MAX)
 }
 
 /// Daily sales aggregates from the store database, by the store's local days.
@@ -126,7 +135,10 @@ impl SalesReader for SqliteSales {
                     .to_string();
                 let entry = by_day.entry(day).or_default();
                 entry.units += u64::from(qty);
-                entry.revenue += unit_price * i64::from(qty);
+                entry.revenue = unit_price
+                    .checked_mul(i64::from(qty))
+                    .and_then(|line| entry.revenue.checked_add(line))
+                    .ok_or_else(|| format!("{name}: a day's revenue past {} cents", i64::MAX))?;
                 entry.baskets.insert(sale);
             }
         }
@@ -135,11 +147,12 @@ impl SalesReader for SqliteSales {
         for _ in 0..days {
             let key = date.to_string();
             let day = by_day.remove(&key).unwrap_or_default();
+            // `units` and `baskets` are u32 in the WIT: a day past it says u32::MAX.
             out.push(DailySales {
                 day: key,
                 units: u32::try_from(day.units).unwrap_or(u32::MAX),
                 revenue: day.revenue,
-                baskets: day.baskets.len() as u32,
+                baskets: u32::try_from(day.baskets.len()).unwrap_or(u32::MAX),
             });
             date = date.tomorrow().map_err(|err| err.to_string())?;
         }
@@ -226,6 +239,63 @@ mod tests {
         assert_eq!(stock.batches[0].batch, "TEA-1");
         let (_dir, conn) = store();
         assert!(SqliteInventory::new(conn).stock("NOPE").unwrap().is_none());
+    }
+
+    #[test]
+    fn on_hand_past_a_u32_stays_at_the_most_a_u32_holds() {
+        let batch = |qty| BatchStock {
+            batch: "B".into(),
+            qty,
+            received_at: 0,
+            expires_at: None,
+        };
+        assert_eq!(on_hand(&[batch(3), batch(4)]), 7);
+        assert_eq!(on_hand(&[batch(u32::MAX), batch(u32::MAX)]), u32::MAX);
+        let (_dir, conn) = store();
+        {
+            let conn = conn.lock().unwrap();
+            catalogue::receive(
+                &conn,
+                &Batch {
+                    batch: "TEA-big".into(),
+                    sku: "TEA".into(),
+                    supplier: Some("alliance:other".into()),
+                    received_at: NOON,
+                    expires_at: None,
+                    qty_received: u32::MAX,
+                    qty_on_hand: u32::MAX,
+                },
+            )
+            .unwrap();
+        }
+        let stock = SqliteInventory::new(conn).stock("TEA").unwrap().unwrap();
+        assert_eq!(stock.on_hand, u32::MAX);
+        assert_eq!(stock.batches.len(), 3);
+    }
+
+    #[test]
+    fn a_days_revenue_past_i64_is_an_error_not_a_wrapped_figure() {
+        let (_dir, conn) = store();
+        {
+            let conn = conn.lock().unwrap();
+            for sale in 0..2 {
+                conn.execute(
+                    "INSERT INTO sale (at, customer, cohort, total) VALUES (?1, NULL, 'walk-in', 0)",
+                    [NOON],
+                )
+                .unwrap();
+                let id = conn.last_insert_rowid();
+                conn.execute(
+                    "INSERT INTO sale_line (sale, line, sku, batch, qty, shelf_price, unit_price) \
+                     VALUES (?1, 0, 'TEA', 'TEA-0', 1, 1, ?2)",
+                    params![id, i64::MAX - sale],
+                )
+                .unwrap();
+            }
+        }
+        let reader = SqliteSales::new(conn, TimeZone::UTC);
+        let err = reader.daily(SalesScope::Sku, "TEA", 1, NOON).unwrap_err();
+        assert!(err.contains("revenue past"), "{err}");
     }
 
     #[test]

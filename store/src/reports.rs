@@ -29,9 +29,10 @@ const SALES_LINES: &str = "SELECT coalesce(sum(sale_line.qty), 0), \
      WHERE sale.at >= ?1 AND sale.at < ?2";
 
 /// Per SKU: the stock movements since `?1`, and those before `?2` weighted by how long
-/// they counted until `?2`.
+/// they counted until `?2` (unit-milliseconds, summed as reals: a few deliveries of
+/// millions of units a week back are past what an integer sum holds).
 const MOVED_SINCE: &str = "SELECT batch.sku, sum(m.delta), \
-        sum(CASE WHEN m.at < ?2 THEN m.delta * (?2 - m.at) ELSE 0 END) \
+        total(CASE WHEN m.at < ?2 THEN CAST(m.delta AS REAL) * (?2 - m.at) ELSE 0 END) \
      FROM batch JOIN stock_movement m ON m.batch = batch.batch AND m.at >= ?1 \
      GROUP BY batch.sku";
 
@@ -100,7 +101,7 @@ pub fn turnover_by_sku(
     let span = (to - from).max(1) as f64;
     // sku -> (on hand now, movements since `from`, movements in the window weighted by
     // the time they counted until `to`, units sold in the window)
-    let mut by_sku: HashMap<String, (i64, i64, i64, i64)> = HashMap::new();
+    let mut by_sku: HashMap<String, (i64, i64, f64, i64)> = HashMap::new();
     let mut on_hand =
         conn.prepare_cached("SELECT sku, coalesce(sum(qty_on_hand), 0) FROM batch GROUP BY sku")?;
     for row in on_hand.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))? {
@@ -127,7 +128,7 @@ pub fn turnover_by_sku(
     let mut rows = Vec::new();
     for sku in super::catalogue::skus(conn)? {
         let (on_hand, since, weighted, sold) = by_sku.get(&sku.sku).copied().unwrap_or_default();
-        let average_on_hand = (on_hand - since) as f64 + weighted as f64 / span;
+        let average_on_hand = (on_hand - since) as f64 + weighted / span;
         rows.push(SkuTurnover {
             sku: sku.sku,
             name: sku.name,
@@ -327,6 +328,31 @@ mod tests {
             cohort: "walk-in",
         };
         sales::record(conn, at, buyer, &lines, &[]).unwrap();
+    }
+
+    #[test]
+    fn turnover_weighs_huge_deliveries_without_overflowing() {
+        let (_dir, conn) = store();
+        add_sku(&conn, "RICE", false, false);
+        // Each is u32::MAX units times about six days of milliseconds: 2.2e18, and
+        // together past what an i64 sum holds.
+        for (index, days) in [6, 6, 6, 6, 6].into_iter().enumerate() {
+            receive(
+                &conn,
+                &format!("R-{index}"),
+                "RICE",
+                NOON - days * DAY,
+                u32::MAX,
+            );
+        }
+        let rows = turnover_by_sku(&conn, NOON - 7 * DAY, NOON).unwrap();
+        let rice = rows.iter().find(|row| row.sku == "RICE").unwrap();
+        let expected = 5.0 * f64::from(u32::MAX) * 6.0 / 7.0;
+        assert!(
+            (rice.average_on_hand - expected).abs() / expected < 1e-9,
+            "{} vs {expected}",
+            rice.average_on_hand
+        );
     }
 
     #[test]

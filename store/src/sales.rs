@@ -44,7 +44,9 @@ pub fn cohort(customer: Option<&CustomerRef>) -> &'static str {
     }
 }
 
-/// Record a sale and take its units from stock, inside the caller's transaction.
+/// Record a sale and take its units from stock, inside the caller's transaction. A sale
+/// whose total does not fit in i64 cents is refused (the till checks its quote first;
+/// this keeps the ledger from ever holding a wrapped total).
 pub fn record(
     conn: &Connection,
     at: i64,
@@ -52,10 +54,16 @@ pub fn record(
     lines: &[SoldLine],
     adjustments: &[SoldAdjustment],
 ) -> rusqlite::Result<i64> {
-    let total: i64 = lines
-        .iter()
-        .map(|line| line.unit_price * i64::from(line.qty))
-        .sum();
+    let total = lines.iter().try_fold(0i64, |total, line| {
+        line.unit_price
+            .checked_mul(i64::from(line.qty))
+            .and_then(|line_total| total.checked_add(line_total))
+    });
+    let total = total.ok_or_else(|| {
+        rusqlite::Error::ToSqlConversionFailure(
+            format!("a sale's total past {} cents", i64::MAX).into(),
+        )
+    })?;
     conn.prepare_cached("INSERT INTO sale (at, customer, cohort, total) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![at, buyer.pseudonym, buyer.cohort, total])?;
     let sale = conn.last_insert_rowid();
@@ -244,6 +252,29 @@ pub(crate) fn sell_for_test(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sale_whose_total_does_not_fit_is_not_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::open(dir.path()).unwrap();
+        let line = SoldLine {
+            sku: "GOLD".into(),
+            batch: "G-1".into(),
+            qty: 2,
+            shelf_price: i64::MAX / 2,
+            unit_price: i64::MAX / 2 + 1,
+        };
+        let buyer = Buyer {
+            pseudonym: None,
+            cohort: "walk-in",
+        };
+        let err = record(&conn, 1, buyer, &[line], &[]).unwrap_err();
+        assert!(err.to_string().contains("total past"), "{err}");
+        let sales: i64 = conn
+            .query_row("SELECT count(*) FROM sale", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(sales, 0);
+    }
 
     /// A trace must stay fast on a year of data: SQLite answers both of its queries from
     /// the batch indexes, never by scanning sales or movements.

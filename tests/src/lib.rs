@@ -636,6 +636,68 @@ impl Daemon {
         json_answer(self.agent.run(request))
     }
 
+    /// Run a request built by the test (any method, headers and body; the test adds
+    /// the token if it wants one): the status, the `content-type` and the body as JSON
+    /// (or text).
+    pub fn run(&self, request: ureq::http::Request<Vec<u8>>) -> (u16, String, serde_json::Value) {
+        let mut response = self.agent.run(request).expect("the daemon answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, content_type, body)
+    }
+
+    /// Send `request` as it is on a connection of its own and read the answer until the
+    /// daemon closes it: the status line, the head lower-cased, and the body. For what
+    /// an HTTP client will not send (a URI past any limit, a request line that is no
+    /// HTTP, a head that waits for the answer before its body).
+    pub fn raw(&self, request: &[u8]) -> (String, String, String) {
+        use std::io::{Read, Write};
+        let address = self.url.strip_prefix("http://").expect("an http URL");
+        let mut stream = std::net::TcpStream::connect(address).expect("connect to the daemon");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("send the request");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        // Until the daemon closes, or the answer is complete (its content-length read).
+        while let Ok(read) = stream.read(&mut chunk) {
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..read]);
+            let text = String::from_utf8_lossy(&answer).to_lowercase();
+            if let Some((head, body)) = text.split_once("\r\n\r\n")
+                && let Some(length) = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length: "))
+                    .and_then(|length| length.trim().parse::<usize>().ok())
+                && body.len() >= length
+                && !head.starts_with("http/1.1 100")
+            {
+                break;
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head.lines().next().unwrap_or_default().to_string();
+        (status, head.to_lowercase(), body.to_string())
+    }
+
+    /// A request to a path of the daemon, for [`Daemon::run`].
+    pub fn request(&self, method: &str, path: &str) -> ureq::http::request::Builder {
+        ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url))
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -622,17 +622,33 @@ fn a_data_sharing_report_keeps_only_groups_of_k_customers_and_waits_in_the_outbo
             "{field}: {body}"
         );
     }
-    // A plugin setting it refuses is the client's to fix, and nothing is queued.
-    let (status, _) = daemon.put("/v1/plugins/data-sharing/config", &json!({"k": 1}));
-    assert_eq!(status, 200);
-    let (status, body) = daemon.post("/v1/sharing/reports", &wanted);
+    // A setting the plugin would refuse is refused when it is set, naming it and what
+    // it takes; the plugin goes on building reports with the settings it had.
+    let (status, body) = daemon.put("/v1/plugins/data-sharing/config", &json!({"k": 1}));
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("`k`"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("`k`: 1 is not from 2"),
+        "{body}"
+    );
+    let (status, body) = daemon.put(
+        "/v1/plugins/data-sharing/config",
+        &json!({"granularity": "month"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("one of week, day"),
+        "{body}"
+    );
+    let (status, body) = daemon.post("/v1/sharing/reports", &wanted);
+    assert_eq!(status, 201, "{body}");
 
     let (status, queued) = daemon.get("/v1/sharing/reports");
     assert_eq!(status, 200, "{queued}");
     let queued = queued.as_array().unwrap();
-    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert_eq!(queued.len(), 3, "{queued:?}");
     assert!(
         queued[0]["seq"].as_i64() > queued[1]["seq"].as_i64(),
         "newest first"
@@ -648,7 +664,7 @@ fn a_data_sharing_report_keeps_only_groups_of_k_customers_and_waits_in_the_outbo
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(kinds, ["sharing-report", "sharing-report"]);
+    assert_eq!(kinds, ["sharing-report"; 3]);
 }
 
 #[test]
@@ -657,14 +673,25 @@ fn plugin_settings_and_pipeline_order_are_changed_over_http_and_kept() {
     let daemon = Daemon::start(dir.path());
     let (status, body) = daemon.put(
         "/v1/plugins/markdown-pricing/config",
-        &json!({"near-expiry-hours": 48, "enabled-flag": true}),
+        &json!({"last-hours": 8, "floor.MILK-1L": 500, "categories": "dairy,bakery"}),
     );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["config"]["near-expiry-hours"], "48");
+    assert_eq!(body["config"]["last-hours"], "8");
     for (settings, field) in [
         (json!({"tiers": [1, 2]}), "tiers"),
         (json!({"": "x"}), "setting name"),
         (json!({"long": "x".repeat(2000)}), "long"),
+        // What the plugin's manifest declares: its settings, their types and ranges.
+        (
+            json!({"elderly-percent": -50}),
+            "`elderly-percent`: -50 is not from 0 to 100",
+        ),
+        (json!({"last-hours": "eight"}), "not an integer"),
+        (json!({"floor.EGGS-10": -1}), "at least 0"),
+        (
+            json!({"near-expiry-hours": 48}),
+            "not a setting of linli/markdown-pricing",
+        ),
     ] {
         let (status, body) = daemon.put("/v1/plugins/markdown-pricing/config", &settings);
         assert_eq!(status, 422, "{settings}: {body}");
@@ -705,7 +732,7 @@ fn plugin_settings_and_pipeline_order_are_changed_over_http_and_kept() {
         .unwrap();
     assert_eq!(
         markdown["config"],
-        json!({"enabled-flag": "true", "near-expiry-hours": "48"})
+        json!({"categories": "dairy,bakery", "floor.MILK-1L": "500", "last-hours": "8"})
     );
 }
 
@@ -910,4 +937,294 @@ fn a_sigterm_as_soon_as_the_daemon_says_it_listens_is_a_clean_exit() {
         let status = Daemon::start(dir.path()).stop();
         assert!(status.success(), "start {start}: {status:?}");
     }
+}
+
+/// An error answer is JSON of the promised shape, with this code.
+fn assert_json_error(what: &str, content_type: &str, body: &Value, code: &str) {
+    assert!(
+        content_type.starts_with("application/json"),
+        "{what}: content-type {content_type:?}, body {body}"
+    );
+    assert_eq!(body["code"], code, "{what}: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|error| !error.is_empty()),
+        "{what}: {body}"
+    );
+}
+
+#[test]
+fn every_error_is_json_with_its_code_whoever_refused_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let token = format!("Bearer {}", daemon.token);
+
+    // Path parameters that are no number, or no UTF-8.
+    let request = daemon
+        .request("POST", "/v1/pool/transfers/9223372036854775808/accept")
+        .header("authorization", &token)
+        .body(Vec::new())
+        .unwrap();
+    let (status, content_type, body) = daemon.run(request);
+    assert_eq!(status, 404, "{body}");
+    assert_json_error("an i64 too large", &content_type, &body, "not_found");
+    for path in [
+        "/v1/checkout/sales/x",
+        "/v1/checkout/sales/99999999999999999999",
+    ] {
+        let (status, content_type, body) =
+            daemon.run(daemon.request("GET", path).body(Vec::new()).unwrap());
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_json_error(path, &content_type, &body, "not_found");
+    }
+    for path in ["/v1/inventory/skus/%FF", "/v1/trace/batches/%C3%28"] {
+        let (status, content_type, body) =
+            daemon.run(daemon.request("GET", path).body(Vec::new()).unwrap());
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_json_error(path, &content_type, &body, "bad_request");
+    }
+
+    // A method a route does not take, on open and on guarded routes: JSON and `Allow`.
+    for (method, path, allowed) in [
+        ("PUT", "/v1/checkout/quote", "POST"),
+        ("DELETE", "/v1/checkout/commit", "POST"),
+        ("PATCH", "/v1/presale/campaigns", "GET,HEAD,POST"),
+        ("POST", "/healthz", "GET,HEAD"),
+    ] {
+        let request = daemon.request(method, path).body(Vec::new()).unwrap();
+        let (status, content_type, body) = daemon.run(request);
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_json_error(path, &content_type, &body, "method_not_allowed");
+        let (_, head, _) = daemon.raw(
+            format!("{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        let allow = head
+            .lines()
+            .find_map(|line| line.strip_prefix("allow: "))
+            .unwrap_or_default()
+            .replace(' ', "");
+        let mut allow: Vec<&str> = allow.split(',').collect();
+        allow.sort();
+        assert_eq!(
+            allow.join(","),
+            allowed.to_lowercase(),
+            "{method} {path}: {head}"
+        );
+    }
+
+    // A body past the router's limit is 413, not 400, and says the limit: answered
+    // before the body is sent (the client asked to be told first).
+    let (line, head, body) = daemon.raw(
+        format!(
+            "POST /v1/checkout/quote HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+            3 << 20
+        )
+        .as_bytes(),
+    );
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body:?}"));
+    assert_eq!(body["code"], "payload_too_large", "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("2097152"),
+        "{body}"
+    );
+
+    // What hyper answers itself, before any route: a URI past what it reads, a request
+    // line that is no HTTP.
+    let long = format!(
+        "GET /v1/inventory/skus/{} HTTP/1.1\r\nhost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    for (request, status, code) in [
+        (long.into_bytes(), "414", "uri_too_long"),
+        (b"\x01\x02 nonsense\r\n\r\n".to_vec(), "400", "bad_request"),
+    ] {
+        let (line, head, body) = daemon.raw(&request);
+        assert!(line.starts_with(&format!("HTTP/1.1 {status}")), "{line}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body:?}"));
+        assert_eq!(body["code"], code, "{body}");
+    }
+
+    // And still: an unknown route, a refused token.
+    let (status, content_type, body) = daemon.run(
+        daemon
+            .request("GET", "/v2/nothing")
+            .body(Vec::new())
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    assert_json_error("an unknown route", &content_type, &body, "not_found");
+    let (status, body) = daemon.post_raw("/v1/checkout/commit", "{}", false);
+    assert_eq!(
+        (status, &body["code"]),
+        (401, &json!("unauthorized")),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_every_paged_route_refuses_a_limit_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let request = daemon
+            .request("POST", "/v1/plugins/markdown-pricing/enable")
+            .header("authorization", format!("{scheme} {}", daemon.token))
+            .body(Vec::new())
+            .unwrap();
+        let (status, _, body) = daemon.run(request);
+        assert_eq!(status, 200, "{scheme}: {body}");
+    }
+    let request = daemon
+        .request("POST", "/v1/plugins/markdown-pricing/enable")
+        .header("authorization", format!("Basic {}", daemon.token))
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(daemon.run(request).0, 401);
+
+    let (status, body) = daemon.post(
+        "/v1/sensors/readings",
+        &json!({"readings": [{"device": "fridge-1", "kind": "temperature", "value": 4.0, "at": now_ms()}]}),
+    );
+    assert_eq!(status, 201, "{body}");
+    for (path, limit, most) in [
+        ("/v1/sensors/alerts", 1000, "1000"),
+        ("/v1/sensors/devices/fridge-1/readings", 10_000, "10000"),
+    ] {
+        for wrong in [0, limit + 1] {
+            let (status, body) = daemon.get(&format!("{path}?limit={wrong}"));
+            assert_eq!(status, 400, "{path}?limit={wrong}: {body}");
+            assert_eq!(body["code"], "bad_request");
+            let error = body["error"].as_str().unwrap();
+            assert!(error.contains("limit") && error.contains(most), "{error}");
+        }
+        let (status, body) = daemon.get(&format!("{path}?limit={limit}"));
+        assert_eq!(status, 200, "{path}?limit={limit}: {body}");
+    }
+}
+
+#[test]
+fn free_text_is_limited_and_the_error_names_the_field_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let long = "B".repeat(100_000);
+    let customer = |pseudonym: &str| json!({"pseudonym": pseudonym, "elderly_or_disabled": false, "tier": "None"});
+    let deadline = now_ms() + 5 * 86_400_000;
+    for (path, body, field) in [
+        (
+            "/v1/inventory/deliveries",
+            json!({"sku": "MILK-1L", "qty": 1, "batch": long}),
+            "batch",
+        ),
+        (
+            "/v1/inventory/deliveries",
+            json!({"sku": "MILK-1L", "qty": 1, "supplier": long}),
+            "supplier",
+        ),
+        (
+            "/v1/inventory/deliveries",
+            json!({"sku": "MILK-1L", "qty": 1, "batch": "B\n1"}),
+            "batch",
+        ),
+        (
+            "/v1/checkout/quote",
+            json!({"lines": [{"sku": "MILK-1L", "qty": 1}], "customer": customer(&long)}),
+            "customer.pseudonym",
+        ),
+        (
+            "/v1/checkout/commit",
+            json!({"lines": [{"sku": long, "qty": 1}]}),
+            "lines[0].sku",
+        ),
+        (
+            "/v1/recycling/returns",
+            json!({"customer": customer(&long), "kind": "DepositBox", "count": 1, "condition": "Good"}),
+            "customer.pseudonym",
+        ),
+        (
+            "/v1/presale/campaigns",
+            json!({"campaign": long, "sku": "MILK-1L", "supplier": "farm", "deadline": deadline, "min_qty": 1}),
+            "campaign",
+        ),
+        (
+            "/v1/inventory/batches/NOPE/movements",
+            json!({"kind": "write-off", "qty": 1, "note": long}),
+            "note",
+        ),
+        ("/v1/sensors/alerts/1/ack", json!({"by": long}), "by"),
+    ] {
+        let (status, answer) = daemon.post(path, &body);
+        assert_eq!(status, 422, "{path} {field}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.starts_with(&format!("{field}: ")), "{path}: {error}");
+        assert!(
+            error.contains("at most 64")
+                || error.contains("at most 500")
+                || error.contains("control"),
+            "{path}: {error}"
+        );
+        assert!(
+            error.len() < 300,
+            "the error does not echo the text: {error}"
+        );
+    }
+    let (status, body) = daemon.post(
+        "/v1/inventory/deliveries",
+        &json!({"sku": "MILK-1L", "qty": 1, "batch": "B".repeat(64)}),
+    );
+    assert_eq!(status, 201, "64 characters are fine: {body}");
+}
+
+#[test]
+fn quantities_are_summed_checked_and_a_campaign_that_could_never_close_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let deadline = now_ms() + 5 * 86_400_000;
+    let opening = |campaign: &str, min_qty: u32| json!({"campaign": campaign, "sku": "STRAWBERRY-2KG", "supplier": "青山农场", "deadline": deadline, "min_qty": min_qty, "weekly_volume": 20});
+    let (status, body) = daemon.post("/v1/presale/campaigns", &opening("never", 0));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("min_qty"),
+        "{body}"
+    );
+    let far = json!({"campaign": "far", "sku": "STRAWBERRY-2KG", "supplier": "青山农场", "deadline": i64::MAX, "min_qty": 1});
+    let (status, body) = daemon.post("/v1/presale/campaigns", &far);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("deadline"),
+        "{body}"
+    );
+    let (_, campaigns) = daemon.get("/v1/presale/campaigns");
+    assert_eq!(campaigns, json!([]), "nothing was created");
+
+    // Two pre-orders of u32::MAX: the second is refused, never wrapped into a Go.
+    let (status, body) = daemon.post("/v1/presale/campaigns", &opening("big", 10));
+    assert_eq!(status, 201, "{body}");
+    let order = |customer: &str| json!({"customer": customer, "qty": u32::MAX});
+    let (status, body) = daemon.post("/v1/presale/campaigns/big/orders", &order("p-1"));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = daemon.post("/v1/presale/campaigns/big/orders", &order("p-2"));
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("qty"), "{body}");
+    let (_, campaign) = daemon.get("/v1/presale/campaigns/big");
+    assert_eq!(campaign["preordered_qty"], u32::MAX, "{campaign}");
+    assert_eq!(campaign["preorder_count"], 1, "{campaign}");
+
+    // A SKU's units on hand stay within what plugins read (`inventory-read`: u32).
+    let before = on_hand(&daemon, "RICE-5KG");
+    let delivery = json!({"sku": "RICE-5KG", "qty": u32::MAX - before as u32});
+    let (status, body) = daemon.post("/v1/inventory/deliveries", &delivery);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = daemon.post(
+        "/v1/inventory/deliveries",
+        &json!({"sku": "RICE-5KG", "qty": 1}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("qty"), "{body}");
+    assert_eq!(on_hand(&daemon, "RICE-5KG"), u64::from(u32::MAX));
 }

@@ -13,6 +13,12 @@ fn unchanged(text: String) -> String {
     text
 }
 
+/// The markdown manifest with the hostile plugins' `mode` setting declared: a store
+/// refuses settings a plugin does not declare.
+fn declares_mode(manifest: String) -> String {
+    manifest + "\n[config.mode]\ntype = \"string\"\ndescription = \"How to misbehave\"\n"
+}
+
 /// A daemon (simulator off) resolving against `registry`.
 fn daemon(dir: &Path, registry: &str) -> Daemon {
     let config = dir.join("linli.toml");
@@ -485,7 +491,14 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
     let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
     let registry = Registry::start(&publishers.registry_data(), &[]);
     let wasm = std::fs::read(hostile("pricing")).unwrap();
-    let bundle = publishers.bundle("green-lane/slow", "1.0.0", &wasm, Some("alice"), unchanged);
+    // The hostile plugin reads a `mode` setting: its manifest declares it.
+    let bundle = publishers.bundle(
+        "green-lane/slow",
+        "1.0.0",
+        &wasm,
+        Some("alice"),
+        declares_mode,
+    );
     publishers.publish(&registry.url, &bundle, "alice").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -559,6 +572,138 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
 }
 
 #[test]
+fn a_setting_the_plugin_refuses_skips_it_at_checkout_and_the_sale_goes_through() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let registry = Registry::start(&publishers.registry_data(), &[]);
+    let wasm = std::fs::read(hostile("pricing")).unwrap();
+    // Its manifest says `mode` is any string; the plugin refuses all but a few.
+    let bundle = publishers.bundle(
+        "green-lane/picky",
+        "1.0.0",
+        &wasm,
+        Some("alice"),
+        declares_mode,
+    );
+    publishers.publish(&registry.url, &bundle, "alice").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), &registry.url);
+    trust(&store, &publishers.key_file("alice", true));
+    plugin(&daemon, &store, &["install", "green-lane/picky@=1.0.0"]).unwrap();
+    let (status, body) = daemon.put("/v1/plugins/picky/config", &json!({"mode": "typo"}));
+    assert_eq!(status, 200, "{body}");
+
+    let basket = json!({"lines": [{"sku": "RICE-5KG", "qty": 1}]});
+    let (status, sale) = daemon.post("/v1/checkout/commit", &basket);
+    assert_eq!(status, 201, "the till keeps selling: {sale}");
+    assert_eq!(sale["refusals"], json!([]), "{sale}");
+    let skipped = sale["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{sale}");
+    assert_eq!(skipped[0]["install"], "picky");
+    let error = skipped[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("bad setting") && error.contains("typo"),
+        "{error}"
+    );
+    let (_, plugins) = daemon.get("/v1/plugins");
+    let picky = install_of(&plugins, "picky");
+    assert_eq!(picky["failures"], 1, "{picky}");
+    assert!(
+        picky["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("bad setting"),
+        "{picky}"
+    );
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("linli_plugin_failures_total{install=\"picky\",world=\"pricing\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// `wasm` with a custom section of `bytes` bytes that do not compress: a component as
+/// large as a real one with its debug info or data.
+fn padded(wasm: &[u8], bytes: usize) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let mut payload = Vec::with_capacity(bytes);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    while payload.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        payload.extend_from_slice(&state.to_le_bytes());
+    }
+    payload.truncate(bytes);
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.extend_from_slice(&payload);
+    let mut padded = wasm.to_vec();
+    padded.push(0);
+    leb128(section.len(), &mut padded);
+    padded.extend_from_slice(&section);
+    padded
+}
+
+#[test]
+fn a_bundle_of_megabytes_installs_from_a_file_and_one_past_the_format_is_refused_as_json() {
+    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let daemon = daemon(dir.path(), "http://127.0.0.1:9");
+    trust(&store, &publishers.key_file("alice", true));
+    let wasm = padded(reference("markdown-pricing").wasm, 3 << 20);
+    let bundle = publishers.bundle("green-lane/big", "1.0.0", &wasm, Some("alice"), unchanged);
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    assert!(size > 3 << 20, "the bundle is {size} bytes");
+    let installed = plugin(&daemon, &store, &["install", bundle.to_str().unwrap()]).unwrap();
+    assert_eq!(installed["install"], "big");
+    assert_eq!(installed["version"], "1.0.0");
+
+    // Past the most a bundle may be: refused before it is read, in the API's JSON.
+    let (line, head, body) = daemon.raw(
+        format!(
+            "POST /v1/plugins/install/bundle HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+             content-type: application/octet-stream\r\ncontent-length: {}\r\n\
+             expect: 100-continue\r\n\r\n",
+            daemon.token,
+            linli_sdk::bundle::MAX_BUNDLE_BYTES + 1
+        )
+        .as_bytes(),
+    );
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
+    let bad_id = daemon
+        .request("POST", "/v1/plugins/install/bundle?as=Big%20One")
+        .header("authorization", format!("Bearer {}", daemon.token))
+        .body(std::fs::read(&bundle).unwrap())
+        .unwrap();
+    let (status, _, body) = daemon.run(bad_id);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("as: "),
+        "{body}"
+    );
+}
+
+#[test]
 fn components_that_cannot_run_are_refused_at_install_and_each_install_is_named_in_its_errors() {
     let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -570,7 +715,7 @@ fn components_that_cannot_run_are_refused_at_install_and_each_install_is_named_i
             "start-loop" => linli_tests::start_loop_component(),
             plugin => std::fs::read(hostile(plugin)).unwrap(),
         };
-        let bundle = publishers.bundle(name, "1.0.0", &wasm, Some("alice"), unchanged);
+        let bundle = publishers.bundle(name, "1.0.0", &wasm, Some("alice"), declares_mode);
         bundle.display().to_string()
     };
 

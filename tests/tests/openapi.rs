@@ -323,6 +323,248 @@ fn every_documented_route_is_served_and_guarded_as_documented() {
     }
 }
 
+/// Every schema a request body of `operation` reaches, by name (inline ones by where
+/// they are).
+fn request_schemas<'a>(document: &'a Value, operation: &'a Value) -> Vec<(String, &'a Value)> {
+    fn reach<'a>(
+        document: &'a Value,
+        name: String,
+        schema: &'a Value,
+        found: &mut Vec<(String, &'a Value)>,
+    ) {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.rsplit('/').next().unwrap().to_string();
+            if found.iter().any(|(seen, _)| *seen == name) {
+                return;
+            }
+            return reach(document, name, resolve(document, schema), found);
+        }
+        found.push((name.clone(), schema));
+        if let Some(properties) = schema["properties"].as_object() {
+            for (property, inner) in properties {
+                reach(document, format!("{name}.{property}"), inner, found);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if schema[key].is_object() {
+                reach(document, format!("{name}[]"), &schema[key], found);
+            }
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            for inner in schema[key].as_array().into_iter().flatten() {
+                reach(document, name.clone(), inner, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let content = operation["requestBody"]["content"].as_object();
+    for (media, body) in content.into_iter().flatten() {
+        reach(
+            document,
+            format!("body {media}"),
+            &body["schema"],
+            &mut found,
+        );
+    }
+    found
+}
+
+fn is_type(schema: &Value, kind: &str) -> bool {
+    schema["type"] == kind
+        || schema["type"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|each| each == kind))
+}
+
+#[test]
+fn the_document_declares_every_constraint_the_server_enforces() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let (status, document) = daemon.get("/v1/openapi.json");
+    assert_eq!(status, 200, "{document}");
+    let schemas = &document["components"]["schemas"];
+
+    // Integers in formats a client knows; a u32 is 0 to 4294967295.
+    fn integers<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
+        match value {
+            Value::Object(map) => {
+                if is_type(value, "integer") {
+                    found.push(value);
+                }
+                map.values().for_each(|inner| integers(inner, found));
+            }
+            Value::Array(items) => items.iter().for_each(|inner| integers(inner, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    integers(&document, &mut found);
+    assert!(found.len() > 50, "{}", found.len());
+    for integer in found {
+        let format = integer["format"].as_str().unwrap_or_default();
+        assert!(["int32", "int64"].contains(&format), "{integer}");
+    }
+    for (schema, field, minimum) in [
+        ("BasketItem", "qty", 1),
+        ("CampaignOpening", "min_qty", 1),
+        ("CampaignOpening", "weekly_volume", 0),
+        ("DeliveryRequested", "distance_m", 0),
+        ("PointsRedemption", "requested", 0),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(property["format"], "int64", "{schema}.{field}: {property}");
+        assert_eq!(property["minimum"], minimum, "{schema}.{field}: {property}");
+        assert_eq!(
+            property["maximum"],
+            u32::MAX,
+            "{schema}.{field}: {property}"
+        );
+    }
+
+    // Every request body: no `allOf` no request can satisfy, every count at least 1,
+    // every string bounded (a length, a pattern, a set of values or a format).
+    // Looked up by what they name, not kept: these need no limit of their own.
+    let lookups = ["PoolOfferRequest.batch", "PipelineOrder.installs[]"];
+    for (method, path, _) in ROUTES {
+        let operation = &document["paths"][path][method];
+        for (name, schema) in request_schemas(&document, operation) {
+            assert!(
+                schema.get("allOf").is_none(),
+                "{method} {path} {name}: {schema}"
+            );
+            let field = name.rsplit('.').next().unwrap();
+            if ["qty", "count", "min_qty"].contains(&field) {
+                assert_eq!(schema["minimum"], 1, "{method} {path} {name}: {schema}");
+            }
+            if is_type(schema, "string") && !lookups.contains(&name.as_str()) {
+                let bounded = schema.get("maxLength").is_some()
+                    || schema.get("enum").is_some()
+                    || schema.get("format").is_some()
+                    || schema["pattern"]
+                        .as_str()
+                        .is_some_and(|pattern| pattern.contains('{'));
+                assert!(
+                    bounded,
+                    "{method} {path} {name}: an unbounded string: {schema}"
+                );
+            }
+        }
+    }
+    let id = &schemas["StockDelivery"]["properties"]["batch"];
+    assert_eq!(
+        (id["minLength"].as_u64(), id["maxLength"].as_u64()),
+        (Some(1), Some(64)),
+        "{id}"
+    );
+    assert!(id["pattern"].is_string(), "{id}");
+    assert_eq!(
+        schemas["CustomerRef"]["properties"]["pseudonym"]["maxLength"],
+        64
+    );
+    assert_eq!(
+        schemas["Acknowledgement"]["properties"]["note"]["maxLength"],
+        500
+    );
+    assert_eq!(
+        schemas["ReportDays"]["properties"]["first_day"]["format"],
+        "date"
+    );
+    let readings = &schemas["ReadingBatch"]["properties"]["readings"];
+    assert_eq!(
+        (readings["minItems"].as_u64(), readings["maxItems"].as_u64()),
+        (Some(1), Some(10_000))
+    );
+    let kinds = schemas["IncomingReading"]["oneOf"].as_array().unwrap();
+    assert_eq!(kinds.len(), 3, "a value range per kind");
+
+    // Installing from a registry is one object, with the options as its own fields.
+    let from_registry = &schemas["FromRegistry"];
+    assert_eq!(from_registry["type"], "object", "{from_registry}");
+    for field in [
+        "plugin",
+        "registry",
+        "as",
+        "allow_downgrade",
+        "allow_yanked",
+    ] {
+        assert!(
+            from_registry["properties"][field].is_object(),
+            "{field}: {from_registry}"
+        );
+    }
+    assert_eq!(from_registry["required"], json!(["plugin"]));
+
+    // Bundle bodies are bytes, as the file is.
+    for path in [
+        "/v1/plugins/install/bundle",
+        "/v1/plugins/{install}/shadow/bundle",
+    ] {
+        let content = &document["paths"][path]["post"]["requestBody"]["content"];
+        for media in ["application/octet-stream", "application/gzip"] {
+            let schema = &content[media]["schema"];
+            assert_eq!(
+                (&schema["type"], &schema["format"]),
+                (&json!("string"), &json!("binary")),
+                "{path} {media}: {content}"
+            );
+        }
+        assert!(
+            document["paths"][path]["post"]["responses"]["413"].is_object(),
+            "{path}"
+        );
+    }
+
+    // Query parameters: their ranges as the routes check them (out of range is 400).
+    let parameter = |path: &str, name: &str| -> Value {
+        document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{path} {name}"))["schema"]
+            .clone()
+    };
+    for (path, name, minimum, maximum) in [
+        ("/v1/sensors/alerts", "limit", 1, 1000),
+        ("/v1/sensors/devices/{device}/readings", "limit", 1, 10_000),
+        ("/v1/inventory/expiring", "within_hours", 1, 720),
+        ("/v1/inventory/slow-movers", "days", 1, 90),
+    ] {
+        let schema = parameter(path, name);
+        assert_eq!(
+            (schema["minimum"].as_i64(), schema["maximum"].as_i64()),
+            (Some(minimum), Some(maximum)),
+            "{path} {name}: {schema}"
+        );
+        for (value, status) in [(minimum - 1, 400), (maximum + 1, 400), (maximum, 200)] {
+            let concrete = path.replace("{device}", "sim-fridge-1");
+            let (answer, body) = daemon.get(&format!("{concrete}?{name}={value}"));
+            // A device with no readings yet is 404, whatever the limit: in range.
+            let answer = if answer == 404 && status == 200 {
+                200
+            } else {
+                answer
+            };
+            assert_eq!(answer, status, "{path}?{name}={value}: {body}");
+        }
+    }
+    let radius = parameter("/v1/pool/search", "radius_km");
+    assert_eq!(
+        (
+            radius["exclusiveMinimum"].as_f64(),
+            radius["maximum"].as_f64()
+        ),
+        (Some(0.0), Some(100.0)),
+        "{radius}"
+    );
+
+    // A setting's body says how many, how long, and that each is the plugin's own.
+    let settings = &document["paths"]["/v1/plugins/{install}/config"]["put"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(settings["maxProperties"], 64, "{settings}");
+    assert_eq!(settings["propertyNames"]["maxLength"], 1024, "{settings}");
+}
+
 /// The properties an object schema has, through `$ref`s and `allOf` (how a
 /// `#[serde(flatten)]` field is documented), in order, repeats kept.
 fn properties(document: &Value, schema: &Value) -> Vec<String> {

@@ -216,15 +216,69 @@ fn other_worlds_take_the_first_install_that_answers() {
         Err(PipelineError::NoInstall { .. })
     ));
 
-    // The first install's settings are broken beyond parsing: it refuses, and a
-    // refusal is the decision (not a failure to skip).
+    // The first install refuses its own settings: that install is skipped like a
+    // failing one, and the next decides.
     pipeline.add(install("strict", &presale, &[("min-lead-days", "many")]));
     pipeline.add(install("standard", &presale, &[]));
-    let err = pipeline.decide(&call, context.now).unwrap_err();
-    assert!(matches!(err, PipelineError::Refused { ref install, .. } if install == "strict"));
-
-    pipeline.set_enabled("strict", false).unwrap();
     let decided = pipeline.decide(&call, context.now).unwrap();
     assert_eq!(decided.install, "standard");
     assert!(matches!(decided.answer, Answer::Evaluation(_)));
+    assert_eq!(decided.skipped.len(), 1, "{:?}", decided.skipped);
+    assert_eq!(decided.skipped[0].install, "strict");
+    assert!(decided.skipped[0].error.contains("min-lead-days"));
+
+    // With no other install, no working plugin decides.
+    pipeline.set_enabled("standard", false).unwrap();
+    let err = pipeline.decide(&call, context.now).unwrap_err();
+    assert!(
+        matches!(&err, PipelineError::AllFailed { skipped, .. } if skipped[0].install == "strict"),
+        "{err}"
+    );
+
+    // A refusal of the request itself is the decision.
+    pipeline.set_enabled("standard", true).unwrap();
+    pipeline.set_enabled("strict", false).unwrap();
+    let (context, request) = example("presale-threshold", "go.json");
+    let Call::Evaluate(mut campaign) = Call::from_json(World::Presale, None, request).unwrap()
+    else {
+        unreachable!()
+    };
+    campaign.min_qty = 0;
+    let err = pipeline
+        .decide(&Call::Evaluate(campaign), context.now)
+        .unwrap_err();
+    assert!(matches!(err, PipelineError::Refused { ref install, .. } if install == "standard"));
+}
+
+#[test]
+fn a_setting_the_plugin_refuses_skips_the_install_and_never_refuses_the_basket() {
+    let markdown = Arc::new(load("markdown-pricing"));
+    let pipeline = Pipeline::new(World::Pricing, 2);
+    pipeline.add(install("misset", &markdown, &[("elderly-percent", "-50")]));
+    pipeline.add(install("markdown", &markdown, &[]));
+    let (now, basket) = near_expiry_basket();
+    let priced = pipeline.quote(basket.clone(), now);
+    assert!(priced.refusals.is_empty(), "{:?}", priced.refusals);
+    assert_eq!(priced.skipped.len(), 1, "{:?}", priced.skipped);
+    assert_eq!(priced.skipped[0].install, "misset");
+    assert!(
+        priced.skipped[0].error.contains("bad setting")
+            && priced.skipped[0].error.contains("elderly-percent"),
+        "{}",
+        priced.skipped[0].error
+    );
+    assert_eq!(
+        priced.unit_prices,
+        [858, 380, 1425, 3790],
+        "the other install still priced"
+    );
+    let status = &pipeline.status()[0];
+    assert_eq!((status.calls, status.failures), (1, 1), "{status:?}");
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("elderly-percent")
+    );
 }

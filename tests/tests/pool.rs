@@ -143,8 +143,13 @@ fn an_offer_is_found_nearby_accepted_once_and_recorded_on_both_sides() {
     assert_eq!(near_far, json!([]), "30 km is outside 5 km");
     let (_, wide) = far.get("/v1/pool/search?sku=EGGS-10&radius_km=50");
     assert_eq!(wide.as_array().unwrap().len(), 1, "{wide}");
+    // Out of its range, as every query parameter: 400, before the alliance is asked.
     let (status, bad) = corner.get("/v1/pool/search?radius_km=0");
-    assert_eq!(status, 422, "{bad}");
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["error"].as_str().unwrap().contains("radius_km"),
+        "{bad}"
+    );
 
     // The corner asks for 6, and the far store asks for 6 of the same 10.
     let ask = json!({"store": "market", "offer": offer_id, "qty": 6});

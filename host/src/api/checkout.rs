@@ -1,7 +1,7 @@
 //! Checkout: quote a basket through the pricing pipeline (prices and the adjustment
 //! trail), and commit a sale (recorded, stock taken FIFO by batch, overselling refused).
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, Invalid, NotJson, now_ms, pseudonym};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +11,7 @@ use linli_runtime::bindings::types::{BasketLine, CustomerRef};
 use linli_runtime::pipeline::{Refusal, Skipped, TrailEntry};
 use linli_store::catalogue::{self, Stocked};
 use linli_store::sales::{self, Buyer, SoldAdjustment, SoldLine};
+use linli_store::text;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -66,7 +67,8 @@ pub struct Quote {
     pub adjustments: Vec<TrailEntry>,
     /// Pricing installs that refused the basket (a commit is refused while any does).
     pub refusals: Vec<Refusal>,
-    /// Pricing installs that failed; their lines kept the price they had.
+    /// Pricing installs that failed or refused their own settings (a setting the owner
+    /// got wrong never refuses a sale); their lines kept the price they had.
     pub skipped: Vec<Skipped>,
     pub shelf_total: i64,
     pub total: i64,
@@ -93,7 +95,7 @@ struct Sale {
 )]
 async fn receipt(
     State(state): State<AppState>,
-    Number(sale): Number,
+    InPath(sale): InPath<i64>,
 ) -> Result<Json<sales::Receipt>, ApiError> {
     state
         .read_db(move |conn, _| {
@@ -220,15 +222,14 @@ fn price(
         lines: Vec::new(),
         customer: basket.customer.clone(),
     };
-    if let Some(customer) = &basket.customer
-        && customer.pseudonym.trim().is_empty()
-    {
-        return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
+    if let Some(customer) = &basket.customer {
+        pseudonym(customer)?;
     }
     let stock = state.stock.stock(conn)?;
     // The SKU of each request line, for what the quote shows besides the price.
     let mut skus = Vec::new();
     for (index, wanted) in basket.lines.iter().enumerate() {
+        text::id(&format!("lines[{index}].sku"), &wanted.sku)?;
         if wanted.qty == 0 {
             return Err(ApiError::Unprocessable(format!(
                 "lines[{index}].qty: must be at least 1"
@@ -263,30 +264,97 @@ fn price(
     // The pipeline hands the lines back with their final prices: the quote takes their
     // strings rather than copying them again.
     let priced = state.pipeline(World::Pricing).quote(request, now);
-    let quoted: Vec<QuotedLine> = priced
+    let quoted = priced
         .lines
         .into_iter()
         .zip(skus)
-        .map(|(line, sku)| QuotedLine {
-            name: sku.name.clone(),
-            batch: line.batch.unwrap_or_default(),
-            expires_at: line.expires_at,
-            qty: line.qty,
-            shelf_price: sku.unit_price,
-            unit_price: line.unit_price,
-            total: line.unit_price * i64::from(line.qty),
-            sku: line.sku,
+        .map(|(line, sku)| {
+            Ok(QuotedLine {
+                name: sku.name.clone(),
+                batch: line.batch.unwrap_or_default(),
+                expires_at: line.expires_at,
+                qty: line.qty,
+                shelf_price: sku.unit_price,
+                unit_price: line.unit_price,
+                total: cents(line.unit_price, line.qty).ok_or_else(|| too_much("total"))?,
+                sku: line.sku,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let (shelf_total, total) = sum_totals(&quoted)?;
     Ok(Quote {
-        shelf_total: quoted
-            .iter()
-            .map(|line| line.shelf_price * i64::from(line.qty))
-            .sum(),
-        total: quoted.iter().map(|line| line.total).sum(),
+        shelf_total,
+        total,
         lines: quoted,
         adjustments: priced.trail,
         refusals: priced.refusals,
         skipped: priced.skipped,
     })
+}
+
+/// `qty` units at `unit_price`; none past `i64::MAX` cents.
+fn cents(unit_price: i64, qty: u32) -> Option<i64> {
+    unit_price.checked_mul(i64::from(qty))
+}
+
+/// A basket's money past `i64::MAX` cents: refused, never wrapped into a price nobody
+/// asked for.
+fn too_much(what: &str) -> ApiError {
+    ApiError::Unprocessable(format!(
+        "lines: the basket's {what} is more than {} cents",
+        i64::MAX
+    ))
+}
+
+/// The basket's shelf total and total, summed checked.
+fn sum_totals(lines: &[QuotedLine]) -> Result<(i64, i64), ApiError> {
+    let (mut shelf_total, mut total) = (0i64, 0i64);
+    for line in lines {
+        shelf_total = cents(line.shelf_price, line.qty)
+            .and_then(|shelf| shelf_total.checked_add(shelf))
+            .ok_or_else(|| too_much("shelf total"))?;
+        total = total
+            .checked_add(line.total)
+            .ok_or_else(|| too_much("total"))?;
+    }
+    Ok((shelf_total, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(unit_price: i64, qty: u32) -> QuotedLine {
+        QuotedLine {
+            sku: "GOLD".into(),
+            name: "gold".into(),
+            batch: "G-1".into(),
+            expires_at: None,
+            qty,
+            shelf_price: unit_price,
+            unit_price,
+            total: cents(unit_price, qty).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_basket_whose_money_does_not_fit_is_refused_not_wrapped() {
+        assert_eq!(
+            sum_totals(&[line(250, 4), line(99, 1)]).unwrap(),
+            (1099, 1099)
+        );
+        assert_eq!(cents(i64::MAX / 2, 3), None);
+        let half = line(i64::MAX / 2 + 1, 1);
+        let err = sum_totals(&[half.clone(), half]).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Unprocessable(text) if text.contains("more than")),
+            "{err}"
+        );
+        // The shelf total is checked as well as the total the plugins left.
+        let mut cheap = line(i64::MAX, 1);
+        cheap.unit_price = 1;
+        cheap.total = 1;
+        let err = sum_totals(&[cheap.clone(), cheap]).unwrap_err();
+        assert!(err.to_string().contains("shelf total"), "{err}");
+    }
 }

@@ -2,14 +2,14 @@
 //! and whether an emergency meets the 30-minute promise), list those in progress
 //! (emergencies first), mark one delivered.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson, now_ms, pseudonym};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{Call, Courier, DeliveryPlan, DeliveryRequest};
-use linli_store::delivery;
 pub use linli_store::delivery::Planned;
+use linli_store::{delivery, text};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -70,6 +70,16 @@ async fn request(
 ) -> Result<(StatusCode, Json<Planned>), ApiError> {
     state
         .with_db(move |conn, state| {
+            let customer = pseudonym(&requested.customer)?;
+            for (index, courier) in requested.couriers.iter().enumerate() {
+                text::id(&format!("couriers[{index}].id"), &courier.id)?;
+            }
+            if requested.window_end < requested.window_start {
+                return Err(ApiError::Unprocessable(format!(
+                    "window_end: {} is before window_start {}",
+                    requested.window_end, requested.window_start
+                )));
+            }
             let items = requested
                 .items
                 .iter()
@@ -91,7 +101,7 @@ async fn request(
                 conn,
                 Planned {
                     delivery: requested.delivery,
-                    customer: requested.customer.pseudonym,
+                    customer,
                     emergency: requested.emergency,
                     requested_at: now,
                     status: "planned".into(),
@@ -130,7 +140,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Planned>>, ApiEr
 )]
 async fn delivered(
     State(state): State<AppState>,
-    Path(delivery): Path<String>,
+    InPath(delivery): InPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .with_db(move |conn, _| {

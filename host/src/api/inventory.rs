@@ -1,15 +1,15 @@
 //! Inventory: SKUs, stock by batch with expiry, receiving a delivery; the batches about
 //! to expire with the markdown pricing gives them now, and the slowest movers.
 
-use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, NotJson, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, InPath, NotJson, Params, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::BasketLine;
 use linli_runtime::{QuoteRequest, World};
 use linli_store::catalogue::{self, Batch, Sku};
-use linli_store::inventory;
 use linli_store::reports::{self, SkuTurnover};
+use linli_store::{inventory, text};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -81,7 +81,7 @@ async fn list_skus(State(state): State<AppState>) -> Result<Json<Vec<SkuStock>>,
 )]
 async fn one_sku(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
+    InPath(sku): InPath<String>,
 ) -> Result<Json<SkuDetail>, ApiError> {
     state
         .read_db(move |conn, _| {
@@ -195,7 +195,7 @@ struct StockOut {
 )]
 async fn move_stock(
     State(state): State<AppState>,
-    Path(batch): Path<String>,
+    InPath(batch): InPath<String>,
     Body(out): Body<StockOut>,
 ) -> Result<(StatusCode, Json<Batch>), ApiError> {
     if out.qty == 0 {
@@ -204,6 +204,12 @@ async fn move_stock(
         ));
     }
     let to = out.to.as_deref().map(str::trim).filter(|to| !to.is_empty());
+    if let Some(to) = to {
+        text::id("to", to)?;
+    }
+    if let Some(note) = &out.note {
+        text::text("note", note)?;
+    }
     let reference = match (out.kind, to) {
         (Outflow::TransferOut, None) => {
             return Err(ApiError::Unprocessable(
@@ -237,6 +243,10 @@ async fn move_stock(
 }
 
 const HOUR: i64 = 3_600_000;
+/// The furthest horizon of the expiring batches, in hours.
+pub(super) const MAX_WITHIN_HOURS: u32 = 720;
+/// The longest window of the slow movers, in days.
+pub(super) const MAX_DAYS: u32 = 90;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -281,9 +291,9 @@ async fn expiring(
     Params(horizon): Params<Horizon>,
 ) -> Result<Json<Vec<ExpiringBatch>>, ApiError> {
     let hours = horizon.within_hours.unwrap_or(48);
-    if !(1..=720).contains(&hours) {
+    if !(1..=MAX_WITHIN_HOURS).contains(&hours) {
         return Err(ApiError::BadRequest(format!(
-            "within_hours: {hours}; between 1 and 720"
+            "within_hours: {hours}; between 1 and {MAX_WITHIN_HOURS}"
         )));
     }
     state
@@ -383,9 +393,9 @@ async fn slow_movers(
     Params(window): Params<Window>,
 ) -> Result<Json<SlowMovers>, ApiError> {
     let days = window.days.unwrap_or(7);
-    if !(1..=90).contains(&days) {
+    if !(1..=MAX_DAYS).contains(&days) {
         return Err(ApiError::BadRequest(format!(
-            "days: {days}; between 1 and 90"
+            "days: {days}; between 1 and {MAX_DAYS}"
         )));
     }
     state

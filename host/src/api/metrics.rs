@@ -132,7 +132,7 @@ async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         (
             "linli_plugin_failures_total",
             "counter",
-            "Calls that failed (trap, limit, bad output).",
+            "Calls that failed (trap, limit, bad output) or refused the install's settings.",
         ),
         (
             "linli_plugin_average_fuel",

@@ -4,12 +4,14 @@
 //! which runs in place while it stays quick ([`QuickPath`]).
 
 mod checkout;
+mod constraints;
 mod dashboard;
 mod delivery;
 mod error;
 mod extract;
 mod health;
 mod inventory;
+mod listener;
 mod metrics;
 mod openapi;
 mod plugins;
@@ -22,8 +24,9 @@ mod sharing;
 mod trace;
 
 pub use error::{ApiError, BadQuery, Invalid, NotJson, refused};
-pub use extract::{Body, Number, Params};
+pub use extract::{Body, BundleBody, InPath, MAX_JSON_BYTES, Params};
 pub use linli_alliance::ApiErrorBody;
+pub use listener::JsonListener;
 
 use crate::config::{PluginsConfig, ReportsConfig};
 use crate::install::Installer;
@@ -34,6 +37,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::pipeline::Pipeline;
 use linli_runtime::{AnswerOf, Call, World};
 use linli_store::Db;
@@ -221,6 +225,13 @@ impl AppState {
     }
 }
 
+/// The pseudonym of a customer a request names, checked as every id is
+/// (`linli_store::text::id`) and trimmed.
+pub fn pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
+    linli_store::text::id("customer.pseudonym", &customer.pseudonym)?;
+    Ok(customer.pseudonym.trim().to_string())
+}
+
 /// The daemon's router and, from the same routes, its OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let mut guarded = OpenApiRouter::new()
@@ -257,13 +268,17 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     routes
         .merge(dashboard::routes())
+        // After every route: it is set on the routes there are.
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
         .layer(Extension(openapi::Document::new(&document)))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count,
         ))
         .layer(axum::middleware::from_fn(close_if_unread))
-        .fallback(|| async { ApiError::NotFound("no such route; the API lives under /v1".into()) })
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 
@@ -272,13 +287,21 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match presented {
-        Some(token) if same(token.trim().as_bytes(), state.token.as_bytes()) => {
-            next.run(request).await
-        }
+        Some(token) if same(token.as_bytes(), state.token.as_bytes()) => next.run(request).await,
         _ => ApiError::Unauthorized.into_response(),
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme's name is
+/// case-insensitive (RFC 7235 §2.1), so `bearer` and `BEARER` are the same scheme.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// A request body that notes when it was read to its end.
@@ -347,6 +370,16 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::QuickPath;
     use std::time::Duration;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc ", "BeArEr\tabc"] {
+            assert_eq!(super::bearer_token(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", "abc"] {
+            assert_eq!(super::bearer_token(header), None, "{header:?}");
+        }
+    }
 
     /// Spin for `cpu` of this thread's CPU time.
     fn spin(cpu: Duration) {

@@ -25,10 +25,15 @@ pub fn reading() -> OpenApiRouter<AppState> {
         description = "The linli store daemon's HTTP API. Bodies are JSON; money is integer \
             cents, times are unix milliseconds, customers are pseudonyms. Every error is \
             `{\"code\": \"...\", \"error\": \"...\"}` (ApiErrorBody): a stable code and a \
-            message naming what is wrong; any route may also answer 500 with it when the \
-            store itself fails (the details are then in the daemon's log only). Mutating \
-            routes require `Authorization: Bearer <token>`, the token being in the data \
-            directory's `admin-token` file."
+            message naming what is wrong. Besides the errors each route lists, any route \
+            may answer 404 (no such route), 405 (a method it does not take; the `Allow` \
+            header lists those it does), 413 (a JSON body over 2 MiB; a bundle over its \
+            format's limit), 414 (a URI over 65534 bytes), 400 (a request that is not \
+            HTTP) and 500 (the store itself failed; the details are then in the daemon's \
+            log only), each with that body. A query parameter out of its range is 400, \
+            never clamped. Mutating routes require `Authorization: Bearer <token>` (the \
+            scheme in any case), the token being in the data directory's `admin-token` \
+            file."
     ),
     components(schemas(super::ApiErrorBody)),
     modifiers(&BearerScheme),
@@ -74,9 +79,11 @@ impl Modify for BearerScheme {
 pub struct Document(Arc<str>);
 
 impl Document {
+    /// The document with every constraint the server enforces stated in it.
     pub fn new(document: &utoipa::openapi::OpenApi) -> Document {
-        let json = serde_json::to_string(document).expect("an OpenAPI document serialises");
-        Document(json.into())
+        let mut json = serde_json::to_value(document).expect("an OpenAPI document serialises");
+        super::constraints::declare(&mut json);
+        Document(json.to_string().into())
     }
 }
 

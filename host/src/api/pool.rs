@@ -5,13 +5,18 @@
 //! arbitrates, so they need it online. Accepted transfers become stock movements of
 //! the batch on both sides (the batch trace lists them).
 
-use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, Invalid, NotJson, Params, now_ms};
+use super::{
+    ApiError, ApiErrorBody, AppState, BadQuery, Body, InPath, Invalid, NotJson, Params, now_ms,
+};
 use crate::alliance::{CallError, Link};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use linli_alliance::{Decision, Offer, Proposal, State as TransferState, Transfer, paths};
+use linli_alliance::{
+    Decision, MAX_RADIUS_KM, Offer, Proposal, State as TransferState, Transfer, paths,
+};
 use linli_store::pool::{self, LocalOffer, Recorded};
+use linli_store::text;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -123,7 +128,7 @@ async fn make_offer(
 )]
 async fn withdraw(
     State(state): State<AppState>,
-    Path(offer): Path<String>,
+    InPath(offer): InPath<String>,
 ) -> Result<Json<LocalOffer>, ApiError> {
     state
         .with_db(move |conn, _| Ok(Json(pool::withdraw(conn, &offer, now_ms())?)))
@@ -161,7 +166,7 @@ struct Search {
     responses(
         (status = 200, description = "Offers within the radius", body = Vec<Offer>),
         BadQuery,
-        (status = 422, description = "The radius is out of range, or the alliance has no location for this store", body = ApiErrorBody),
+        (status = 422, description = "The alliance has no location for this store", body = ApiErrorBody),
         (status = 502, description = "The alliance server is unreachable or failed", body = ApiErrorBody),
         (status = 503, description = "Sync with the alliance is off", body = ApiErrorBody),
     )
@@ -170,6 +175,16 @@ async fn search(
     State(state): State<AppState>,
     Params(search): Params<Search>,
 ) -> Result<Json<Vec<Offer>>, ApiError> {
+    if let Some(radius) = search.radius_km
+        && !(radius > 0.0 && radius <= MAX_RADIUS_KM)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "radius_km: {radius}; more than 0 and at most {MAX_RADIUS_KM}"
+        )));
+    }
+    if let Some(sku) = &search.sku {
+        text::id("sku", sku).map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    }
     let radius = search.radius_km.map(|radius| radius.to_string());
     alliance(&state, move |link| {
         let mut query = Vec::new();
@@ -206,6 +221,13 @@ async fn propose(
     State(state): State<AppState>,
     Body(proposal): Body<Proposal>,
 ) -> Result<(StatusCode, Json<Transfer>), ApiError> {
+    text::id("store", &proposal.store)?;
+    text::id("offer", &proposal.offer)?;
+    if proposal.qty == 0 {
+        return Err(ApiError::Unprocessable(
+            "qty: 0; a transfer asks for at least 1 unit".into(),
+        ));
+    }
     let body = serde_json::to_vec(&proposal).expect("proposals serialise");
     let proposed: Transfer = alliance(&state, move |link| {
         link.call("POST", paths::TRANSFERS, &[], body)
@@ -320,7 +342,7 @@ struct Accepted {
 )]
 async fn accept(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    InPath(id): InPath<i64>,
 ) -> Result<Json<Accepted>, ApiError> {
     let transfer = own_transfer(&state, id).await?;
     if transfer.state == TransferState::Proposed {
@@ -359,7 +381,7 @@ async fn accept(
 )]
 async fn decline(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    InPath(id): InPath<i64>,
 ) -> Result<Json<Transfer>, ApiError> {
     own_transfer(&state, id).await?;
     decide(&state, id, Decision::Decline).await.map(Json)

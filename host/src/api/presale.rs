@@ -2,11 +2,13 @@
 //! presale plugin decides; a go creates the supplier order and confirms the pre-orders,
 //! a no-go releases them, an extension moves the deadline.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, Invalid, NotJson, Number, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, Invalid, NotJson, now_ms};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use linli_runtime::{Call, Evaluation};
+use linli_runtime::bindings::types::PolicyError;
+use linli_runtime::pipeline::PipelineError;
+use linli_runtime::{Call, Evaluation, World};
 use linli_store::presale;
 pub use linli_store::presale::CampaignView;
 use serde::{Deserialize, Serialize};
@@ -70,7 +72,7 @@ struct Closed {
         NotJson,
         (status = 404, description = "The SKU is not in the catalogue", body = ApiErrorBody),
         (status = 409, description = "The campaign already exists", body = ApiErrorBody),
-        (status = 422, description = "A field is missing or invalid (deadline under 3 days)", body = ApiErrorBody),
+        (status = 422, description = "A field is missing or invalid (the deadline under 3 or over 366 days ahead, no minimum), or the presale policy could never close the campaign", body = ApiErrorBody),
     )
 )]
 async fn open(
@@ -78,7 +80,7 @@ async fn open(
     Body(opening): Body<Opening>,
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
-        .with_db(move |conn, _| {
+        .with_db(move |conn, state| {
             let wanted = presale::Opening {
                 campaign: &opening.campaign,
                 sku: &opening.sku,
@@ -87,7 +89,23 @@ async fn open(
                 min_qty: opening.min_qty,
                 weekly_volume: opening.weekly_volume,
             };
-            let view = presale::open(conn, wanted, now_ms())?;
+            let now = now_ms();
+            let campaign = presale::check_opening(conn, wanted, now)?;
+            // What the presale policy refuses of a campaign now it refuses at every
+            // close: such a campaign is refused at open, in the policy's words. (No
+            // working policy now says nothing about the campaign.)
+            let call = Call::Evaluate(campaign.clone());
+            if let Err(PipelineError::Refused {
+                install,
+                error: PolicyError::InvalidInput(text),
+                ..
+            }) = state.pipeline(World::Presale).decide(&call, now)
+            {
+                return Err(ApiError::Unprocessable(format!(
+                    "{install} could never close this campaign: {text}"
+                )));
+            }
+            let view = presale::open(conn, &campaign)?;
             Ok((StatusCode::CREATED, Json(view)))
         })
         .await
@@ -119,7 +137,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<CampaignView>>, 
 )]
 async fn show(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
         .read_db(move |conn, _| Ok(Json(presale::load(conn, &campaign)?)))
@@ -143,7 +161,7 @@ async fn show(
 )]
 async fn place(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
     Body(order): Body<PreorderRequest>,
 ) -> Result<(StatusCode, Json<CampaignView>), ApiError> {
     state
@@ -168,7 +186,7 @@ async fn place(
 )]
 async fn cancel(
     State(state): State<AppState>,
-    Number(preorder): Number,
+    InPath(preorder): InPath<i64>,
 ) -> Result<Json<CampaignView>, ApiError> {
     state
         .with_db(move |conn, _| Ok(Json(presale::cancel(conn, preorder)?)))
@@ -192,7 +210,7 @@ async fn cancel(
 )]
 async fn close(
     State(state): State<AppState>,
-    Path(campaign): Path<String>,
+    InPath(campaign): InPath<String>,
 ) -> Result<Json<Closed>, ApiError> {
     state
         .with_db(move |conn, state| {

@@ -1,9 +1,9 @@
 //! Recycling: box and packaging returns (the plugin decides refund and points, the
 //! ledger keeps them per pseudonym), point balances, and redemptions at checkout.
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson, now_ms, pseudonym};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::bindings::types::CustomerRef;
 use linli_runtime::{
@@ -77,7 +77,7 @@ struct Account {
 )]
 async fn account(
     State(state): State<AppState>,
-    Path(pseudonym): Path<String>,
+    InPath(pseudonym): InPath<String>,
 ) -> Result<Json<Account>, ApiError> {
     state
         .read_db(move |conn, _| {
@@ -109,7 +109,12 @@ async fn record_return(
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     state
         .with_db(move |conn, state| {
-            let customer = checked_pseudonym(&returned.customer)?;
+            let customer = pseudonym(&returned.customer)?;
+            if returned.count == 0 {
+                return Err(ApiError::Unprocessable(
+                    "count: 0; a return brings back at least 1".into(),
+                ));
+            }
             let brought = Returned {
                 kind: match returned.kind {
                     ReturnKind::DepositBox => "deposit-box",
@@ -157,7 +162,13 @@ async fn redeem(
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     state
         .with_db(move |conn, state| {
-            let customer = checked_pseudonym(&redemption.customer)?;
+            let customer = pseudonym(&redemption.customer)?;
+            if redemption.basket_total < 0 {
+                return Err(ApiError::Unprocessable(format!(
+                    "basket_total: {} cents; a basket's total is not negative",
+                    redemption.basket_total
+                )));
+            }
             let now = now_ms();
             // Two tills cannot spend the same points: the store connection is held from
             // reading the balance to writing the entry. No write transaction is open
@@ -165,7 +176,10 @@ async fn redeem(
             let balance = points::balance(conn, &customer)?;
             let call = Call::OnRedeem(RedemptionRequest {
                 customer: redemption.customer.clone(),
-                balance: u32::try_from(balance.max(0)).unwrap_or(u32::MAX),
+                // `points::record` keeps every balance within 0 to u32::MAX.
+                balance: u32::try_from(balance).map_err(|_| {
+                    ApiError::Internal(format!("customer {customer}: balance {balance}"))
+                })?,
                 requested: redemption.requested,
                 basket_total: redemption.basket_total,
             });
@@ -200,12 +214,4 @@ fn record(
             install,
         }),
     ))
-}
-
-fn checked_pseudonym(customer: &CustomerRef) -> Result<String, ApiError> {
-    let pseudonym = customer.pseudonym.trim();
-    if pseudonym.is_empty() {
-        return Err(ApiError::Unprocessable("customer.pseudonym: empty".into()));
-    }
-    Ok(pseudonym.to_string())
 }

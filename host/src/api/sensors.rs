@@ -1,12 +1,13 @@
 //! Sensors: readings ingested in batches, the latest reading per device, a device's
 //! history over a time range, and cold-chain alerts (listed, acknowledged).
 
-use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, NotJson, Number, Params, now_ms};
+use super::{ApiError, ApiErrorBody, AppState, BadQuery, Body, InPath, NotJson, Params, now_ms};
 use crate::sensors::{self, IncomingReading, Ingested};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_store::sensors::{self as table, Alert, Reading};
+use linli_store::text;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, mpsc};
@@ -27,7 +28,9 @@ pub fn mutating() -> OpenApiRouter<AppState> {
 }
 
 /// Most readings one history request returns.
-const MAX_HISTORY: u32 = 10_000;
+pub(super) const MAX_HISTORY: u32 = 10_000;
+/// Most alerts one request lists.
+pub(super) const MAX_ALERTS: u32 = 1000;
 
 /// Readings from one or more devices.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -240,7 +243,7 @@ async fn devices(State(state): State<AppState>) -> Result<Json<Vec<Device>>, Api
 )]
 async fn history(
     State(state): State<AppState>,
-    Path(device): Path<String>,
+    InPath(device): InPath<String>,
     Params(range): Params<Range>,
 ) -> Result<Json<Vec<Reading>>, ApiError> {
     let to = range.to.unwrap_or_else(now_ms);
@@ -291,7 +294,12 @@ async fn alerts(
     State(state): State<AppState>,
     Params(filter): Params<AlertFilter>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
-    let limit = filter.limit.unwrap_or(200).clamp(1, 1000);
+    let limit = filter.limit.unwrap_or(200);
+    if !(1..=MAX_ALERTS).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit: {limit}; between 1 and {MAX_ALERTS}"
+        )));
+    }
     state
         .read_db(move |conn, _| {
             Ok(Json(table::alerts(
@@ -320,15 +328,14 @@ async fn alerts(
 )]
 async fn acknowledge(
     State(state): State<AppState>,
-    Number(alert): Number,
+    InPath(alert): InPath<i64>,
     Body(ack): Body<Acknowledgement>,
 ) -> Result<Json<Alert>, ApiError> {
-    let by = ack.by.trim().to_string();
-    if by.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "by: empty; say who acknowledged the alert".into(),
-        ));
+    text::id("by", &ack.by)?;
+    if let Some(note) = &ack.note {
+        text::text("note", note)?;
     }
+    let by = ack.by.trim().to_string();
     state
         .with_db(move |conn, _| {
             let Some(found) = table::alert(conn, alert)? else {

@@ -2,9 +2,9 @@
 //! to notify — answered from the `sale_line(batch)` and `stock_movement(batch)` indexes
 //! (`cargo bench -p linli-store --bench store` measures it on a year of sales).
 
-use super::{ApiError, ApiErrorBody, AppState};
+use super::{ApiError, ApiErrorBody, AppState, InPath};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use linli_store::catalogue::{self, Batch};
 use linli_store::sales::{self, Movement, TracedSale};
 use serde::Serialize;
@@ -45,7 +45,7 @@ struct Trace {
 )]
 async fn trace_batch(
     State(state): State<AppState>,
-    Path(batch): Path<String>,
+    InPath(batch): InPath<String>,
 ) -> Result<Json<Trace>, ApiError> {
     state
         .read_db(move |conn, _| {

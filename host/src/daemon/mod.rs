@@ -95,7 +95,7 @@ async fn serve(config: DaemonConfig) -> Result<(), String> {
     println!("linli daemon listening on http://{address}");
     let _ = std::io::stdout().flush();
     tracing::info!(%address, data_dir = %data_dir.display(), "serving");
-    axum::serve(listener, api::router(state))
+    axum::serve(api::JsonListener(listener), api::router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|err| format!("server: {err}"))?;

@@ -17,6 +17,9 @@ pub const KINDS: [(&str, &str, f64, f64); 3] = [
     ("shelf-weight", "grams", 0.0, 1_000_000.0),
 ];
 
+/// A device id as a JSON Schema pattern: what `validate` takes.
+pub const DEVICE_PATTERN: &str = "^[A-Za-z0-9._:-]{1,64}$";
+
 /// Most readings in one batch.
 pub const MAX_BATCH: usize = 10_000;
 /// How far in the future a reading may be (device clocks drift).

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linli_alliance::{Decision, OfferSearch, Proposal, TransferQuery, paths};
+use linli_alliance::{Decision, MAX_RADIUS_KM, OfferSearch, Proposal, TransferQuery, paths};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -20,7 +20,6 @@ pub fn routes() -> Router<AppState> {
 
 /// The pool's default radius: the guide shares safety stock within 3-5 km.
 const DEFAULT_RADIUS_KM: f64 = 5.0;
-const MAX_RADIUS_KM: f64 = 100.0;
 
 /// Open offers of the pool within a radius of the asking store (signed), nearest first.
 async fn offers(

@@ -62,7 +62,11 @@ impl ManifestLimits {
     }
 }
 
-/// One setting a plugin reads through `config`.
+/// One setting a plugin reads through `config`, with the values it takes: a store
+/// refuses any other when its owner sets it, so a setting can never stop the plugin.
+///
+/// A name ending in `.*` declares a family of settings: `floor.*` is every setting
+/// named `floor.` and something (`floor.MILK-1L`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Setting {
@@ -72,6 +76,81 @@ pub struct Setting {
     pub default: Option<String>,
     #[serde(default)]
     pub description: String,
+    /// The least value an integer or number setting takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    /// The greatest value an integer or number setting takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<f64>,
+    /// The values a string setting, or each item of a list, takes (any when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<String>,
+}
+
+impl Setting {
+    /// Check a value the store would set: of the setting's type and within what it
+    /// declares. The error says what is allowed.
+    pub fn check(&self, value: &str) -> Result<(), String> {
+        if !self.kind.accepts(value) {
+            return Err(format!("{value:?} is not {}", self.kind.described()));
+        }
+        let number = match self.kind {
+            SettingKind::Integer | SettingKind::Number => value.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        if let Some(number) = number {
+            let below = self.minimum.is_some_and(|minimum| number < minimum);
+            let above = self.maximum.is_some_and(|maximum| number > maximum);
+            if below || above {
+                return Err(format!("{} is not {}", value.trim(), self.range()));
+            }
+        }
+        if !self.one_of.is_empty() {
+            let items: Vec<&str> = match self.kind {
+                SettingKind::List => value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .collect(),
+                _ => vec![value.trim()],
+            };
+            if let Some(item) = items
+                .iter()
+                .find(|item| !self.one_of.iter().any(|allowed| allowed == *item))
+            {
+                return Err(format!("{item:?} is not one of {}", self.one_of.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The declared range, as text: `from 0 to 100`, `at least 1`.
+    fn range(&self) -> String {
+        match (self.minimum, self.maximum) {
+            (Some(minimum), Some(maximum)) => format!("from {minimum} to {maximum}"),
+            (Some(minimum), None) => format!("at least {minimum}"),
+            (None, Some(maximum)) => format!("at most {maximum}"),
+            (None, None) => "any".into(),
+        }
+    }
+
+    /// What a value of this setting must be, as text.
+    pub fn allowed(&self) -> String {
+        let mut allowed = self.kind.described().to_string();
+        if self.minimum.is_some() || self.maximum.is_some() {
+            allowed.push(' ');
+            allowed.push_str(&self.range());
+        }
+        if !self.one_of.is_empty() {
+            let each = if self.kind == SettingKind::List {
+                " each"
+            } else {
+                ""
+            };
+            allowed.push_str(&format!(",{each} one of {}", self.one_of.join(", ")));
+        }
+        allowed
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +165,17 @@ pub enum SettingKind {
 }
 
 impl SettingKind {
+    /// The kind as a value of it is described: `an integer`.
+    pub fn described(self) -> &'static str {
+        match self {
+            SettingKind::String => "a string",
+            SettingKind::Integer => "an integer",
+            SettingKind::Number => "a number",
+            SettingKind::Boolean => "true or false",
+            SettingKind::List => "a comma-separated list",
+        }
+    }
+
     /// Whether `value` reads as this kind.
     pub fn accepts(self, value: &str) -> bool {
         match self {
@@ -108,6 +198,37 @@ impl Manifest {
 
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a manifest serialises")
+    }
+
+    /// The declared setting a store's setting `key` is: one of that name, or of the
+    /// family (`floor.*`) it belongs to.
+    pub fn setting(&self, key: &str) -> Option<&Setting> {
+        self.config.get(key).or_else(|| {
+            self.config.iter().find_map(|(name, setting)| {
+                let prefix = name.strip_suffix('*')?;
+                (key.len() > prefix.len() && key.starts_with(prefix)).then_some(setting)
+            })
+        })
+    }
+
+    /// Check a setting the store would give the plugin: a setting it declares, with a
+    /// value it takes. The error names the setting and says what is allowed.
+    pub fn check_setting(&self, key: &str, value: &str) -> Result<(), String> {
+        let Some(setting) = self.setting(key) else {
+            let names: Vec<&str> = self.config.keys().map(String::as_str).collect();
+            return Err(format!(
+                "`{key}` is not a setting of {}; its settings are {}",
+                self.name,
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        };
+        setting
+            .check(value)
+            .map_err(|err| format!("`{key}`: {err}; it takes {}", setting.allowed()))
     }
 
     /// `namespace` and `name` of `namespace/name`.
@@ -163,25 +284,50 @@ impl Manifest {
             return bad("license: empty; name the license (an SPDX id)".into());
         }
         for (key, setting) in &self.config {
-            if !is_identifier(key) {
+            let family = key.strip_suffix(".*");
+            if !family.map_or_else(|| is_identifier(key), is_identifier) {
                 return bad(format!(
-                    "config.{key}: a setting name is lowercase letters, digits and `-`"
+                    "config.{key}: a setting name is lowercase letters, digits and `-`, or such a name and `.*` for a family of settings"
+                ));
+            }
+            let numeric = matches!(setting.kind, SettingKind::Integer | SettingKind::Number);
+            let bounded = setting.minimum.is_some() || setting.maximum.is_some();
+            if bounded && !numeric {
+                return bad(format!(
+                    "config.{key}: minimum and maximum bound integer and number settings only"
+                ));
+            }
+            if let (Some(minimum), Some(maximum)) = (setting.minimum, setting.maximum)
+                && minimum > maximum
+            {
+                return bad(format!(
+                    "config.{key}: minimum {minimum} is above maximum {maximum}"
+                ));
+            }
+            if !setting.one_of.is_empty()
+                && !matches!(setting.kind, SettingKind::String | SettingKind::List)
+            {
+                return bad(format!(
+                    "config.{key}.one-of: lists the values of string and list settings only"
                 ));
             }
             if let Some(default) = &setting.default
-                && !setting.kind.accepts(default)
+                && let Err(err) = setting.check(default)
             {
-                return bad(format!(
-                    "config.{key}.default: {default:?} is not a {:?}",
-                    setting.kind
-                ));
+                return bad(format!("config.{key}.default: {err}"));
             }
         }
         Ok(())
     }
 }
 
-fn is_identifier(text: &str) -> bool {
+/// [`is_identifier`] as a JSON Schema pattern.
+pub const IDENTIFIER_PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,63}$";
+
+/// Whether `text` is a name as a namespace, a plugin's name, a setting's name or an
+/// install's id is: 1 to 64 lowercase ASCII letters, digits or `-`, not starting with
+/// `-`.
+pub fn is_identifier(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 64
         && text
@@ -219,6 +365,79 @@ description = "Discount on the last day"
         assert_eq!(manifest.file_name(), "alliance-markdown-1.2.0.linli");
         assert!(manifest.policy_compatible());
         assert_eq!(Manifest::parse(&manifest.to_toml()).unwrap(), manifest);
+    }
+
+    #[test]
+    fn settings_are_checked_against_what_the_manifest_declares() {
+        let text = GOOD.replace(
+            "description = \"Discount on the last day\"",
+            "description = \"Discount on the last day\"\nminimum = 0\nmaximum = 100",
+        ) + r#"
+[config.period]
+type = "string"
+default = "week"
+one-of = ["week", "day"]
+
+[config.fields]
+type = "list"
+one-of = ["category", "revenue"]
+
+[config."floor.*"]
+type = "integer"
+minimum = 0
+"#;
+        let manifest = Manifest::parse(&text).unwrap();
+        assert_eq!(Manifest::parse(&manifest.to_toml()).unwrap(), manifest);
+        for (key, value) in [
+            ("discount-percent", "0"),
+            ("discount-percent", " 100 "),
+            ("period", "day"),
+            ("fields", "category, revenue"),
+            ("floor.MILK-1L", "250"),
+        ] {
+            manifest.check_setting(key, value).unwrap();
+        }
+        for (key, value, says) in [
+            (
+                "discount-percent",
+                "-50",
+                "`discount-percent`: -50 is not from 0 to 100",
+            ),
+            ("discount-percent", "101", "from 0 to 100"),
+            ("discount-percent", "lots", "not an integer"),
+            ("period", "month", "\"month\" is not one of week, day"),
+            ("fields", "category,cohort", "\"cohort\" is not one of"),
+            ("floor.MILK-1L", "-1", "at least 0"),
+            ("floor.", "1", "not a setting"),
+            (
+                "colour",
+                "red",
+                "its settings are discount-percent, fields, floor.*, period",
+            ),
+        ] {
+            let err = manifest.check_setting(key, value).unwrap_err();
+            assert!(err.contains(says), "{key}={value}: {err}");
+        }
+        for (from, to, field) in [
+            ("maximum = 100", "maximum = -1", "above maximum"),
+            (
+                "default = \"30\"",
+                "default = \"300\"",
+                "config.discount-percent.default",
+            ),
+            (
+                "default = \"week\"",
+                "default = \"year\"",
+                "config.period.default",
+            ),
+            ("type = \"list\"", "type = \"integer\"", "one-of"),
+            ("[config.\"floor.*\"]", "[config.\"floor.**\"]", "family"),
+        ] {
+            let err = Manifest::parse(&text.replace(from, to))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 
     #[test]

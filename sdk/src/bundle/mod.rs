@@ -12,7 +12,8 @@ mod manifest;
 mod signature;
 
 pub use manifest::{
-    CAPABILITIES, Manifest, ManifestLimits, POLICY_VERSION, Setting, SettingKind, WORLDS,
+    CAPABILITIES, IDENTIFIER_PATTERN, Manifest, ManifestLimits, POLICY_VERSION, Setting,
+    SettingKind, WORLDS, is_identifier,
 };
 pub use signature::{
     AUTH_SCHEME, MAX_REQUEST_SKEW_MS, PublicKey, SecretKey, Signature, verify_request,
@@ -33,6 +34,12 @@ pub const EXTENSION: &str = "linli";
 pub const MAX_WASM_BYTES: u64 = 32 << 20;
 const MAX_MANIFEST_BYTES: u64 = 64 << 10;
 const MAX_SIGNATURE_BYTES: u64 = 4 << 10;
+/// The largest bundle file: a component of [`MAX_WASM_BYTES`] that does not compress,
+/// its manifest and signature at their limits, and the archive's headers and gzip's
+/// framing, with room to spare. Whoever takes bundles (over HTTP, from a registry)
+/// takes this much.
+pub const MAX_BUNDLE_BYTES: u64 = MAX_WASM_BYTES + (1 << 20);
+const _: () = assert!(MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES < (1 << 20) / 2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {

@@ -2,16 +2,15 @@
 //! or sent as the body), roll back, list what an install has run.
 
 use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
-use crate::api::{ApiError, ApiErrorBody, AppState, Body, NotJson, Params};
+use crate::api::{ApiError, ApiErrorBody, AppState, Body, BundleBody, InPath, NotJson, Params};
 use crate::install::{self, Requirement, check_bundle};
 use crate::now_ms;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::pipeline::{Install, InstallStatus};
 use linli_runtime::{Grants, Plugin, World};
-use linli_sdk::bundle::{Bundle, ManifestLimits};
+use linli_sdk::bundle::{Bundle, ManifestLimits, is_identifier};
 use linli_store::installs::{self, VersionRow};
 use linli_store::trust;
 use rusqlite::Connection;
@@ -31,7 +30,8 @@ pub fn mutating() -> OpenApiRouter<AppState> {
         .routes(routes!(rollback))
 }
 
-/// Install from a registry: which plugin, which versions, from where.
+/// Install from a registry: which plugin, which versions, from where, and how the
+/// install may go.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FromRegistry {
@@ -39,14 +39,6 @@ struct FromRegistry {
     plugin: String,
     /// The registry (default: the store's `[plugins] registry`).
     registry: Option<String>,
-    #[serde(flatten)]
-    options: InstallOptions,
-}
-
-/// How an install may go.
-#[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-struct InstallOptions {
     /// The install id (default: the plugin's name without its namespace).
     #[serde(rename = "as")]
     install_as: Option<String>,
@@ -57,6 +49,41 @@ struct InstallOptions {
     #[serde(default)]
     allow_yanked: bool,
 }
+
+/// How an install may go: the query of a bundle sent as the body.
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct InstallOptions {
+    /// The install id (default: the plugin's name without its namespace).
+    #[serde(rename = "as")]
+    install_as: Option<String>,
+    /// Accept a version older than the active one.
+    #[serde(default)]
+    allow_downgrade: bool,
+}
+
+/// A `.linli` bundle sent as the body (documentation of the body; the handler reads it
+/// as `BundleBody`).
+pub(super) struct BundleFile;
+
+impl utoipa::PartialSchema for BundleFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("application/gzip")
+            .description(Some(format!(
+                "The bundle file's bytes: a gzipped tar archive of plugin.toml, plugin.wasm \
+                 and plugin.sig, at most {} bytes (a larger body is answered 413)",
+                linli_sdk::bundle::MAX_BUNDLE_BYTES
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BundleFile {}
 
 /// What an install, upgrade or rollback did.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -91,14 +118,13 @@ async fn install_from_registry(
     State(state): State<AppState>,
     Body(wanted): Body<FromRegistry>,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
-    let bytes = fetch_bundle(
-        &state,
-        &wanted.plugin,
-        wanted.registry.clone(),
-        wanted.options.allow_yanked,
-    )
-    .await?;
-    install_bundle(state, bytes, wanted.options).await
+    let options = InstallOptions {
+        install_as: wanted.install_as,
+        allow_downgrade: wanted.allow_downgrade,
+    };
+    check_install_id(&options)?;
+    let bytes = fetch_bundle(&state, &wanted.plugin, wanted.registry, wanted.allow_yanked).await?;
+    install_bundle(state, bytes, options).await
 }
 
 /// Install or upgrade from a bundle file sent as the body.
@@ -107,10 +133,14 @@ async fn install_from_registry(
     path = "/v1/plugins/install/bundle",
     tag = "plugins",
     params(InstallOptions),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
+    request_body(
+        description = "The .linli bundle",
+        content((inline(BundleFile) = "application/octet-stream"), (inline(BundleFile) = "application/gzip"))
+    ),
     responses(
         (status = 201, description = "Installed or upgraded", body = Installed),
         (status = 400, description = "A query parameter is wrong", body = ApiErrorBody),
+        (status = 413, description = "The body is larger than a bundle may be", body = ApiErrorBody),
         (status = 409, description = "Already active, a downgrade without allow_downgrade, or the id runs another plugin", body = ApiErrorBody),
         (status = 422, description = "Refused: not a bundle, unsigned, tampered, untrusted signer, wrong world, a capability not granted, an incompatible contract", body = ApiErrorBody),
     )
@@ -118,9 +148,21 @@ async fn install_from_registry(
 async fn install_from_body(
     State(state): State<AppState>,
     Params(options): Params<InstallOptions>,
-    body: Bytes,
+    BundleBody(body): BundleBody,
 ) -> Result<(StatusCode, Json<Installed>), ApiError> {
-    install_bundle(state, body.to_vec(), options).await
+    check_install_id(&options)?;
+    install_bundle(state, body, options).await
+}
+
+/// An install id given with `as` is a name as a plugin's is, so that it can be named in
+/// a path, a setting and a metric label as the default id can.
+fn check_install_id(options: &InstallOptions) -> Result<(), ApiError> {
+    match options.install_as.as_deref() {
+        Some(id) if !is_identifier(id) => Err(ApiError::Unprocessable(format!(
+            "as: `{id}` is not an install id: 1 to 64 lowercase letters, digits or `-`, not starting with `-`"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A bundle that passed every check a store makes before running it.
@@ -341,7 +383,7 @@ fn swap_in(state: &AppState, world: World, install: Install) -> Result<InstallSt
 )]
 async fn rollback(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<Installed>, ApiError> {
     state
         .with_db(move |conn, state| {
@@ -412,7 +454,7 @@ pub(super) fn activate_kept(
 )]
 async fn versions(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<Vec<VersionRow>>, ApiError> {
     state
         .read_db(move |conn, _| {
@@ -426,6 +468,10 @@ async fn versions(
         .await
 }
 
+/// The longest requirement (`namespace/name@requirement`) and registry URL asked for.
+pub(in crate::api) const MAX_REQUIREMENT_CHARS: usize = 256;
+pub(in crate::api) const MAX_URL_CHARS: usize = 2048;
+
 /// Download the bundle a requirement resolves to at a registry (the store's by default).
 pub(super) async fn fetch_bundle(
     state: &AppState,
@@ -433,6 +479,18 @@ pub(super) async fn fetch_bundle(
     registry: Option<String>,
     allow_yanked: bool,
 ) -> Result<Vec<u8>, ApiError> {
+    for (field, text, most) in [
+        ("plugin", Some(plugin), MAX_REQUIREMENT_CHARS),
+        ("registry", registry.as_deref(), MAX_URL_CHARS),
+    ] {
+        let chars = text.map(|text| text.chars().count());
+        if chars.is_some_and(|chars| chars == 0 || chars > most) {
+            return Err(ApiError::Unprocessable(format!(
+                "{field}: {} characters; 1 to {most}",
+                chars.unwrap_or_default()
+            )));
+        }
+    }
     let requirement = Requirement::parse(plugin)
         .map_err(|err| ApiError::Unprocessable(format!("plugin: {err}")))?;
     let registry = registry.unwrap_or_else(|| state.plugins.registry.clone());

@@ -9,12 +9,16 @@
 mod bundles;
 mod shadow;
 
-use super::{ApiError, ApiErrorBody, AppState, Body, NotJson};
+pub(super) use bundles::{MAX_REQUIREMENT_CHARS, MAX_URL_CHARS};
+
+use super::{ApiError, ApiErrorBody, AppState, Body, InPath, NotJson};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use linli_runtime::World;
 use linli_runtime::pipeline::{InstallStatus, PipelineError};
+use linli_sdk::bundle::Manifest;
 use linli_store::installs::{self};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -60,30 +64,46 @@ struct Order {
     installs: Vec<String>,
 }
 
-/// Most settings a plugin install can have, and the longest key and value.
+/// Most settings a plugin install can have, and the longest name and value (in
+/// characters, as JSON Schema counts them).
 const MAX_SETTINGS: usize = 64;
-const MAX_SETTING_BYTES: usize = 1024;
+const MAX_SETTING_CHARS: usize = 1024;
 
-/// A setting's value in `PUT /v1/plugins/{install}/config` (documentation only: the
-/// handler checks values itself, naming the setting that is wrong).
-struct SettingValue;
+/// The body of `PUT /v1/plugins/{install}/config` (documentation only: the handler
+/// checks it, naming the setting that is wrong).
+struct Settings;
 
-impl utoipa::PartialSchema for SettingValue {
+impl utoipa::PartialSchema for Settings {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::String))
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let text = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(MAX_SETTING_CHARS))
+        };
+        let value = OneOfBuilder::new()
+            .item(text())
             .item(ObjectBuilder::new().schema_type(Type::Number))
             .item(ObjectBuilder::new().schema_type(Type::Boolean))
             .description(Some(format!(
-                "A string, number or boolean; plugins read it as text. At most \
-                 {MAX_SETTING_BYTES} bytes."
+                "A string (at most {MAX_SETTING_CHARS} characters), number or boolean; \
+                 plugins read it as text."
+            )));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .max_properties(Some(MAX_SETTINGS))
+            .property_names(Some(text().min_length(Some(1)).pattern(Some(r"\S"))))
+            .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+            .description(Some(format!(
+                "Every setting of the install, by name (at most {MAX_SETTINGS}): each one \
+                 the plugin's manifest declares (`GET /v1/plugins/{{install}}/versions` \
+                 has it), with a value of its type, within its range, one of its values."
             )))
             .into()
     }
 }
 
-impl utoipa::ToSchema for SettingValue {}
+impl utoipa::ToSchema for Settings {}
 
 /// An install as the owner sees it: what runs, at which version, how it is doing.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -140,7 +160,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<InstallView>>, A
 )]
 async fn enable(
     state: State<AppState>,
-    install: Path<String>,
+    install: InPath<String>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     set_enabled(state, install, true).await
 }
@@ -158,14 +178,14 @@ async fn enable(
 )]
 async fn disable(
     state: State<AppState>,
-    install: Path<String>,
+    install: InPath<String>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     set_enabled(state, install, false).await
 }
 
 async fn set_enabled(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
     enabled: bool,
 ) -> Result<Json<InstallStatus>, ApiError> {
     state
@@ -185,32 +205,38 @@ async fn set_enabled(
 }
 
 /// Replace an install's settings. Values may be JSON strings, numbers or booleans;
-/// plugins read them as text.
+/// plugins read them as text. Each must be a setting the plugin's manifest declares,
+/// with a value it takes (of its type, within its range, one of its values): one bad
+/// setting is refused here rather than stopping every call of the plugin.
 #[utoipa::path(
     put,
     path = "/v1/plugins/{install}/config",
     tag = "plugins",
     params(InstallId),
-    request_body(
-        content = BTreeMap<String, SettingValue>,
-        description = "Every setting of the install, by name (at most 64)"
-    ),
+    request_body(content = inline(Settings), description = "Every setting of the install, by name"),
     responses(
         (status = 200, description = "The install's new status", body = InstallStatus),
         NotJson,
         NoSuchInstall,
-        (status = 422, description = "Too many settings, or a name or value that is not allowed", body = ApiErrorBody),
+        (status = 422, description = "Too many settings, a setting the plugin does not declare, or a value it does not take (the error names the setting and what it takes)", body = ApiErrorBody),
     )
 )]
 async fn set_config(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
     Body(settings): Body<BTreeMap<String, Value>>,
 ) -> Result<Json<InstallStatus>, ApiError> {
     let settings = settings_text(settings)?;
     state
         .with_db(move |conn, state| {
             let world = world_of(state, &install)?;
+            if let Some(manifest) = running_manifest(conn, &install)? {
+                for (key, value) in &settings {
+                    manifest
+                        .check_setting(key, value)
+                        .map_err(|err| ApiError::Unprocessable(format!("body: {err}")))?;
+                }
+            }
             installs::set_config(conn, &install, &settings)?;
             let found = state
                 .pipeline(world)
@@ -220,6 +246,18 @@ async fn set_config(
             Ok(Json(found.status()))
         })
         .await
+}
+
+/// The manifest of the version an install runs, which declares the settings it takes;
+/// none for an install from before manifests were kept.
+fn running_manifest(conn: &Connection, install: &str) -> Result<Option<Manifest>, ApiError> {
+    let Some(version) = installs::get(conn, install)?.and_then(|row| row.version) else {
+        return Ok(None);
+    };
+    let Some(row) = installs::version(conn, install, &version)? else {
+        return Ok(None);
+    };
+    Ok(Manifest::parse(&row.manifest).ok())
 }
 
 fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, ApiError> {
@@ -232,9 +270,9 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
     settings
         .into_iter()
         .map(|(key, value)| {
-            if key.trim().is_empty() || key.len() > MAX_SETTING_BYTES {
+            if key.trim().is_empty() || key.chars().count() > MAX_SETTING_CHARS {
                 return Err(ApiError::Unprocessable(format!(
-                    "body: setting name `{key}`: must be 1 to {MAX_SETTING_BYTES} bytes"
+                    "body: setting name `{key}`: must be 1 to {MAX_SETTING_CHARS} characters, not blank"
                 )));
             }
             let text = match value {
@@ -247,9 +285,9 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
                     )));
                 }
             };
-            if text.len() > MAX_SETTING_BYTES {
+            if text.chars().count() > MAX_SETTING_CHARS {
                 return Err(ApiError::Unprocessable(format!(
-                    "body: setting `{key}`: longer than {MAX_SETTING_BYTES} bytes"
+                    "body: setting `{key}`: longer than {MAX_SETTING_CHARS} characters"
                 )));
             }
             Ok((key, text))
@@ -274,7 +312,7 @@ fn settings_text(settings: BTreeMap<String, Value>) -> Result<BTreeMap<String, S
 )]
 async fn reorder(
     State(state): State<AppState>,
-    Path(world): Path<String>,
+    InPath(world): InPath<String>,
     Body(order): Body<Order>,
 ) -> Result<Json<Vec<InstallStatus>>, ApiError> {
     let world = World::from_name(&world).ok_or_else(|| {

@@ -2,12 +2,13 @@
 //! active version alone decides, every differing answer is kept; then the owner promotes
 //! it or stops it.
 
-use super::bundles::{Installed, accept, activate_kept, current, fetch_bundle, same_plugin};
+use super::bundles::{
+    BundleFile, Installed, accept, activate_kept, current, fetch_bundle, same_plugin,
+};
 use super::{InstallId, NoSuchInstall, pipeline_error, world_of};
-use crate::api::{ApiError, ApiErrorBody, AppState, Body};
+use crate::api::{ApiError, ApiErrorBody, AppState, Body, BundleBody, InPath};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use linli_runtime::shadow::ShadowCounts;
 use linli_store::installs::{self, KeptDifference};
@@ -69,7 +70,7 @@ struct ShadowReport {
 )]
 async fn shadow_from_registry(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
     Body(wanted): Body<CandidateFromRegistry>,
 ) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
     let bytes = fetch_bundle(
@@ -88,20 +89,24 @@ async fn shadow_from_registry(
     path = "/v1/plugins/{install}/shadow/bundle",
     tag = "plugins",
     params(InstallId),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The .linli bundle"),
+    request_body(
+        description = "The .linli bundle",
+        content((inline(BundleFile) = "application/octet-stream"), (inline(BundleFile) = "application/gzip"))
+    ),
     responses(
         (status = 201, description = "The candidate runs", body = ShadowReport),
         NoSuchInstall,
+        (status = 413, description = "The body is larger than a bundle may be", body = ApiErrorBody),
         (status = 409, description = "Another plugin, or the version already active", body = ApiErrorBody),
         (status = 422, description = "The bundle is refused (as for an install)", body = ApiErrorBody),
     )
 )]
 async fn shadow_from_body(
     State(state): State<AppState>,
-    Path(install): Path<String>,
-    body: Bytes,
+    InPath(install): InPath<String>,
+    BundleBody(body): BundleBody,
 ) -> Result<(StatusCode, Json<ShadowReport>), ApiError> {
-    shadow_bundle(state, install, body.to_vec()).await
+    shadow_bundle(state, install, body).await
 }
 
 async fn shadow_bundle(
@@ -145,7 +150,7 @@ async fn shadow_bundle(
 )]
 async fn shadow_report(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<ShadowReport>, ApiError> {
     state
         .read_db(move |conn, state| Ok(Json(report(conn, state, &install)?)))
@@ -184,7 +189,7 @@ fn report(conn: &Connection, state: &AppState, id: &str) -> Result<ShadowReport,
 )]
 async fn promote(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<Installed>, ApiError> {
     state
         .with_db(move |conn, state| {
@@ -213,7 +218,7 @@ async fn promote(
 )]
 async fn stop_shadow(
     State(state): State<AppState>,
-    Path(install): Path<String>,
+    InPath(install): InPath<String>,
 ) -> Result<Json<ShadowReport>, ApiError> {
     state
         .with_db(move |conn, state| {
