@@ -270,6 +270,7 @@ fn under_attack(
     let manifest = "name = \"bench/hostile\"\nversion = \"1.0.0\"\nworld = \"pricing\"\n\
                     policy = \"^0.1\"\ncapabilities = []\n\
                     description = \"Misbehaves on every quote as its mode says.\"\n\
+                    license = \"Apache-2.0\"\nauthors = [\"linli-bench\"]\n\
                     [config.mode]\ntype = \"string\"\ndescription = \"What to do.\"\n";
     let bundle = linli_sdk::bundle::Bundle::new(manifest, wasm, Some(&key))
         .and_then(|bundle| bundle.to_archive())
