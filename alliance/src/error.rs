@@ -123,6 +123,58 @@ impl ApiErrorBody {
 pub const INTERNAL_MESSAGE: &str =
     "the server failed to serve this request; the details are in its log";
 
+/// Both servers' answers as axum sees them.
+#[cfg(feature = "axum")]
+mod answers {
+    use super::{ApiErrorBody, ErrorCode};
+    use axum::extract::Request;
+    use axum::http::header;
+    use axum::middleware::Next;
+    use axum::response::Response;
+
+    /// The most of a non-JSON error body [`json_errors`] reads to say what it said.
+    const MAX_PLAIN_ERROR: usize = 4096;
+
+    /// Every error answer is an [`ApiErrorBody`]: an error response that is not JSON (one an
+    /// extractor or a layer wrote as text, or with no body at all) is answered as one, with
+    /// the code its status goes with and its text, or the status's reason when it had none.
+    /// Its headers (`Allow`, `Connection`) stay.
+    pub async fn json_errors(request: Request, next: Next) -> Response {
+        let response = next.run(request).await;
+        let status = response.status();
+        let json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/json"));
+        if !(status.is_client_error() || status.is_server_error()) || json {
+            return response;
+        }
+        let (mut parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+            .unwrap_or_default();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        } else {
+            text
+        };
+        let code = ErrorCode::of_status(status.as_u16());
+        let body = serde_json::to_vec(&ApiErrorBody::answer(code, message))
+            .expect("an error body serialises");
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        Response::from_parts(parts, axum::body::Body::from(body))
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use answers::json_errors;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -483,6 +483,44 @@ impl Publishers {
     }
 }
 
+/// Send `request` as it is over one connection and read the answer until the server
+/// answers in full or closes it: the status line, the head lower-cased, and the body.
+/// For what an HTTP client will not send (a URI past any limit, a request line that is
+/// no HTTP, a head that waits for the answer before its body).
+pub fn raw_http(url: &str, request: &[u8]) -> (String, String, String) {
+    use std::io::{Read, Write};
+    let address = url.strip_prefix("http://").expect("an http URL");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).expect("send the request");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    // Until the daemon closes, or the answer is complete (its content-length read).
+    while let Ok(read) = stream.read(&mut chunk) {
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer).to_lowercase();
+        if let Some((head, body)) = text.split_once("\r\n\r\n")
+            && let Some(length) = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .and_then(|length| length.trim().parse::<usize>().ok())
+            && body.len() >= length
+            && !head.starts_with("http/1.1 100")
+        {
+            break;
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, head.to_lowercase(), body.to_string())
+}
+
 /// A server's answer: the status and the body as JSON, or as text when it is not JSON.
 fn json_answer(
     response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
@@ -653,42 +691,9 @@ impl Daemon {
         (status, content_type, body)
     }
 
-    /// Send `request` as it is on a connection of its own and read the answer until the
-    /// daemon closes it: the status line, the head lower-cased, and the body. For what
-    /// an HTTP client will not send (a URI past any limit, a request line that is no
-    /// HTTP, a head that waits for the answer before its body).
+    /// [`raw_http`] to the daemon.
     pub fn raw(&self, request: &[u8]) -> (String, String, String) {
-        use std::io::{Read, Write};
-        let address = self.url.strip_prefix("http://").expect("an http URL");
-        let mut stream = std::net::TcpStream::connect(address).expect("connect to the daemon");
-        stream
-            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        stream.write_all(request).expect("send the request");
-        let mut answer = Vec::new();
-        let mut chunk = [0u8; 8192];
-        // Until the daemon closes, or the answer is complete (its content-length read).
-        while let Ok(read) = stream.read(&mut chunk) {
-            if read == 0 {
-                break;
-            }
-            answer.extend_from_slice(&chunk[..read]);
-            let text = String::from_utf8_lossy(&answer).to_lowercase();
-            if let Some((head, body)) = text.split_once("\r\n\r\n")
-                && let Some(length) = head
-                    .lines()
-                    .find_map(|line| line.strip_prefix("content-length: "))
-                    .and_then(|length| length.trim().parse::<usize>().ok())
-                && body.len() >= length
-                && !head.starts_with("http/1.1 100")
-            {
-                break;
-            }
-        }
-        let answer = String::from_utf8_lossy(&answer).into_owned();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-        let status = head.lines().next().unwrap_or_default().to_string();
-        (status, head.to_lowercase(), body.to_string())
+        raw_http(&self.url, request)
     }
 
     /// A request to a path of the daemon, for [`Daemon::run`].

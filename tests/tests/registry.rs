@@ -487,3 +487,25 @@ fn publish_errors_hint_at_the_registry_only_when_it_did_not_answer() {
     assert!(!err.contains("running"), "{err}");
     assert!(!err.contains("--registry"), "{err}");
 }
+
+/// What axum answers on its own — a body over the limit — is the registry's JSON error
+/// body too, as every route's own errors are.
+#[test]
+fn a_body_over_the_limit_answers_413_in_the_error_body() {
+    let setup = setup();
+    let registry = Registry::start(&setup.registry_data(), &[]);
+    let (line, head, body) = linli_tests::raw_http(
+        &registry.url,
+        format!(
+            "POST /v1/plugins HTTP/1.1\r\nhost: x\r\ncontent-type: application/gzip\r\n\
+             content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+            linli_sdk::bundle::MAX_BUNDLE_BYTES + 1
+        )
+        .as_bytes(),
+    );
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let answer: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert_eq!(answer["code"], "payload_too_large", "{answer}");
+    assert!(!answer["error"].as_str().unwrap().is_empty(), "{answer}");
+}

@@ -9,9 +9,7 @@
 //! its 401 on every route of the token-guarded router, so no route says so by hand.
 
 use axum::Json;
-use axum::extract::Request;
-use axum::http::{Method, StatusCode, Uri, header};
-use axum::middleware::Next;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use linli_alliance::{ApiErrorBody, ErrorCode};
 use linli_runtime::bindings::types::PolicyError;
@@ -108,45 +106,6 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         "{method} {}: this route does not take {method}; the Allow header lists the methods it takes",
         uri.path()
     ))
-}
-
-/// The most of a non-JSON error body [`json_errors`] reads to say what it said.
-const MAX_PLAIN_ERROR: usize = 4096;
-
-/// Every error answer is an [`ApiErrorBody`]: an error response that is not JSON (one an
-/// extractor or a layer wrote as text, or with no body at all) is answered as one, with
-/// the code its status goes with and its text, or the status's reason when it had none.
-/// Its headers (`Allow`, `Connection`) stay.
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
-        .await
-        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
-        .unwrap_or_default();
-    let message = if text.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_lowercase()
-    } else {
-        text
-    };
-    let code = ErrorCode::of_status(status.as_u16());
-    let body =
-        serde_json::to_vec(&ApiErrorBody::answer(code, message)).expect("an error body serialises");
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// A pipeline that did not decide: the plugin's own refusal is the client's problem

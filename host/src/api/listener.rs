@@ -4,7 +4,7 @@
 //! body, and closes the connection. Each connection here rewrites that one answer into
 //! the API's JSON error, so every error a client gets says what is wrong the same way.
 //!
-//! The router answers every error of its own with a JSON body (`error::json_errors`),
+//! The router answers every error of its own with a JSON body (`linli_alliance::error::json_errors`),
 //! so a head of one of those statuses that announces an empty body is hyper's.
 
 use linli_alliance::{ApiErrorBody, ErrorCode};

@@ -278,7 +278,9 @@ pub fn router(state: AppState) -> Router {
             metrics::count,
         ))
         .layer(axum::middleware::from_fn(close_if_unread))
-        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(
+            linli_alliance::error::json_errors,
+        ))
         .with_state(state)
 }
 

@@ -71,7 +71,29 @@ impl AppState {
 }
 
 /// The largest bundle the registry takes.
-const MAX_BUNDLE_BYTES: usize = (linli_sdk::bundle::MAX_WASM_BYTES as usize) + (1 << 20);
+const MAX_BUNDLE_BYTES: usize = linli_sdk::bundle::MAX_BUNDLE_BYTES as usize;
+
+/// A body announced larger than any request may be is refused before a byte of it is
+/// read (the body limit alone reads it up to the limit first, after `100 Continue`).
+async fn refuse_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let announced = (request.headers().get(header::CONTENT_LENGTH))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(length) = announced.filter(|&length| length > MAX_BUNDLE_BYTES as u64) {
+        let message = format!(
+            "the body is {length} bytes; a request may send at most {MAX_BUNDLE_BYTES} (a bundle's largest)"
+        );
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(ApiErrorBody::answer(ErrorCode::PayloadTooLarge, message)),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -89,6 +111,12 @@ pub fn router(state: AppState) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(MAX_BUNDLE_BYTES))
+        .layer(axum::middleware::from_fn(refuse_oversized))
+        // What axum and its layers answer on their own (413 for a body over the
+        // limit, a rejected extractor) is the same JSON error body as every route's.
+        .layer(axum::middleware::from_fn(
+            linli_alliance::error::json_errors,
+        ))
         .with_state(state)
 }
 
