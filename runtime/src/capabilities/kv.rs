@@ -143,7 +143,6 @@ impl CallKv {
         })
     }
 
-    /// Apply the call's writes; called once the call has succeeded.
     /// What `key`'s entry counts against the quota now (this call's writes included),
     /// or `None` when there is no such key.
     fn entry_bytes(&self, key: &str) -> wasmtime::Result<Option<u64>> {
@@ -164,6 +163,7 @@ impl CallKv {
         Ok(usage)
     }
 
+    /// Apply the call's writes; called once the call has succeeded.
     pub fn commit(&mut self) -> Result<(), String> {
         if self.pending.is_empty() {
             return Ok(());
