@@ -486,25 +486,47 @@ fn a_store_installs_from_a_mirror_of_another_alliances_registry() {
     );
 }
 
+/// A store that installed the hostile pricing plugin (its `mode` setting declared) from
+/// a registry as `green-lane/NAME` 1.0.0, under the install id NAME; the registry and
+/// the data directory live as long as it.
+struct HostileStore {
+    daemon: Daemon,
+    _dir: tempfile::TempDir,
+    _registry: Registry,
+    _publishers: Publishers,
+}
+
+impl HostileStore {
+    fn install(name: &str) -> HostileStore {
+        let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
+        let registry = Registry::start(&publishers.registry_data(), &[]);
+        let wasm = std::fs::read(hostile("pricing")).unwrap();
+        let plugin_name = format!("green-lane/{name}");
+        let bundle = publishers.bundle(&plugin_name, "1.0.0", &wasm, Some("alice"), declares_mode);
+        publishers.publish(&registry.url, &bundle, "alice").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let daemon = daemon(dir.path(), &registry.url);
+        trust(&store, &publishers.key_file("alice", true));
+        plugin(
+            &daemon,
+            &store,
+            &["install", &format!("{plugin_name}@=1.0.0")],
+        )
+        .unwrap();
+        HostileStore {
+            daemon,
+            _dir: dir,
+            _registry: registry,
+            _publishers: publishers,
+        }
+    }
+}
+
 #[test]
 fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps_serving() {
-    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
-    let registry = Registry::start(&publishers.registry_data(), &[]);
-    let wasm = std::fs::read(hostile("pricing")).unwrap();
-    // The hostile plugin reads a `mode` setting: its manifest declares it.
-    let bundle = publishers.bundle(
-        "green-lane/slow",
-        "1.0.0",
-        &wasm,
-        Some("alice"),
-        declares_mode,
-    );
-    publishers.publish(&registry.url, &bundle, "alice").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let daemon = daemon(dir.path(), &registry.url);
-    trust(&store, &publishers.key_file("alice", true));
-    plugin(&daemon, &store, &["install", "green-lane/slow@=1.0.0"]).unwrap();
+    let hostile = HostileStore::install("slow");
+    let daemon = &hostile.daemon;
     // Calls the host until its fuel or its deadline (50 ms) runs out, on every quote.
     let (status, body) = daemon.put("/v1/plugins/slow/config", &json!({"mode": "host-loop"}));
     assert_eq!(status, 200, "{body}");
@@ -573,23 +595,9 @@ fn a_pricing_install_that_loops_on_every_quote_is_skipped_while_the_daemon_keeps
 
 #[test]
 fn a_setting_the_plugin_refuses_skips_it_at_checkout_and_the_sale_goes_through() {
-    let publishers = Publishers::new(&[("green-lane", "alice", "green-lane")], &[]);
-    let registry = Registry::start(&publishers.registry_data(), &[]);
-    let wasm = std::fs::read(hostile("pricing")).unwrap();
     // Its manifest says `mode` is any string; the plugin refuses all but a few.
-    let bundle = publishers.bundle(
-        "green-lane/picky",
-        "1.0.0",
-        &wasm,
-        Some("alice"),
-        declares_mode,
-    );
-    publishers.publish(&registry.url, &bundle, "alice").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let daemon = daemon(dir.path(), &registry.url);
-    trust(&store, &publishers.key_file("alice", true));
-    plugin(&daemon, &store, &["install", "green-lane/picky@=1.0.0"]).unwrap();
+    let hostile = HostileStore::install("picky");
+    let daemon = &hostile.daemon;
     let (status, body) = daemon.put("/v1/plugins/picky/config", &json!({"mode": "typo"}));
     assert_eq!(status, 200, "{body}");
 
